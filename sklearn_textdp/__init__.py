@@ -1,0 +1,26 @@
+"""Word-level metric differential privacy for text, as scikit-learn transformers.
+
+Every word of a document is replaced by a private substitute drawn from a public
+word embedding's vocabulary; whitespace, punctuation and everything else between
+words is kept. See :class:`DPWordSubstituter` and :class:`DensityAwareSubstituter`.
+"""
+
+from ._density_aware import DensityAwareSubstituter
+from ._dp_word import DPWordSubstituter
+from ._embeddings import Embeddings, load_embeddings
+from ._neighbors import NeighborGraph, build_neighbor_graph, vocabulary_diameter
+from .privacy import PrivacyLeakWarning
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DPWordSubstituter",
+    "DensityAwareSubstituter",
+    "Embeddings",
+    "NeighborGraph",
+    "PrivacyLeakWarning",
+    "build_neighbor_graph",
+    "load_embeddings",
+    "vocabulary_diameter",
+    "__version__",
+]

@@ -1,0 +1,377 @@
+"""Plumbing shared by the substituters: documents in, perturbed documents out.
+
+Subclasses build a fitted :class:`~sklearn_textdp.mechanisms.Mechanism` in
+``_fit_mechanism``; this class does everything around it: validation, the public
+output vocabulary, tokenisation, words missing from the vocabulary, words kept in
+clear, case, per-document budgets, seeding, parallelism and output containers.
+"""
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.utils.validation import check_is_fitted
+
+from ._cache import cached
+from ._documents import check_documents
+from ._embeddings import Embeddings, load_embeddings
+from ._text import apply_case, case_patterns, detokenize, is_word, normalize_words, tokenize
+from .privacy import EPSILON, PrivacyLeakWarning, document_privacy_cost
+from .utils._random import block_rng, root_seed_sequence
+from .utils._sklearn_compat import Interval, StrOptions
+
+__all__ = ["BaseSubstituter", "output_vocabulary"]
+
+#: Documents per random-stream block: the unit of parallel work. Fixed, so that a
+#: seeded transform gives the same output whatever n_jobs is.
+_BLOCK_DOCS = 2048
+#: Word tokens handed to a mechanism at once (bounds the memory of noise blocks).
+_TOKEN_CHUNK = 32768
+
+
+def output_vocabulary(embeddings):
+    """The words a substituter may emit: the embedding's single-word entries.
+
+    Words are normalised as lookups are (NFC, lower case); rows that are not one word
+    for the tokenizer (punctuation, numbers, multi-word entries) are dropped, and of
+    words equal after normalisation the first row (the most frequent, in
+    frequency-ordered files) is kept. The result depends only on the embedding.
+    """
+
+    def compute():
+        keys = normalize_words(embeddings.words)
+        single = np.fromiter((is_word(k) for k in keys), dtype=bool, count=len(keys))
+        first = ~pd.Index(keys).duplicated()
+        rows = np.flatnonzero(single & first)
+        if len(rows) == len(embeddings) and np.array_equal(keys, embeddings.words):
+            return embeddings
+        if len(rows) < 2:
+            raise ValueError(
+                "The embeddings hold fewer than 2 single-word entries; nothing to "
+                "substitute with."
+            )
+        return Embeddings._trusted(keys[rows], embeddings.vectors[rows],
+                                   embeddings.source)
+
+    return cached(("vocabulary", embeddings.fingerprint), compute)
+
+
+class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """Base class of the word substituters (not for direct use)."""
+
+    _parameter_constraints = {
+        "epsilon": [EPSILON],
+        # load_embeddings validates sources with messages naming the bad row.
+        "embeddings": "no_validation",
+        "unknown_words": [StrOptions({"placeholder", "sample", "keep"})],
+        "placeholder": [str],
+        "keep_words": [None, StrOptions({"english"}), list, tuple, set, frozenset],
+        "perturb_on": [StrOptions({"always", "fit"})],
+        "max_document_epsilon": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "budget_action": [StrOptions({"raise", "truncate"})],
+        "n_jobs": [None, numbers.Integral],
+        "verbose": ["verbose"],
+        "random_state": [None, Interval(numbers.Integral, 0, None, closed="left"),
+                         np.random.Generator, np.random.RandomState],
+    }
+
+    # ------------------------------------------------------------------ fitting
+    def _fit_common(self):
+        self._check_keep_words()
+        embeddings = load_embeddings(self.embeddings)
+        self.embeddings_ = output_vocabulary(embeddings)
+        self.keep_words_ = self._normalized_keep_words()
+        if self.unknown_words == "keep":
+            warnings.warn(
+                "unknown_words='keep' releases every word missing from the vocabulary "
+                "in clear (names, typos, rare words): they get no privacy at all.",
+                PrivacyLeakWarning, stacklevel=3,
+            )
+        if self.keep_words_:
+            warnings.warn(
+                f"keep_words: {len(self.keep_words_)} words are released in clear "
+                "wherever they occur; only use a public list (e.g. stop words).",
+                PrivacyLeakWarning, stacklevel=3,
+            )
+
+    def _check_keep_words(self):
+        if self.keep_words is None or isinstance(self.keep_words, str):
+            return
+        bad = [w for w in self.keep_words if not isinstance(w, str)]
+        if bad:
+            raise TypeError(f"keep_words must hold str; got {bad[0]!r}.")
+
+    def _normalized_keep_words(self):
+        if self.keep_words is None:
+            return frozenset()
+        words = ENGLISH_STOP_WORDS if self.keep_words == "english" else self.keep_words
+        return frozenset(normalize_words(np.array(sorted(words), dtype=object)))
+
+    def _record_input_shape(self, docs):
+        if docs.one_dimensional:
+            for attr in ("n_features_in_", "feature_names_in_"):
+                if hasattr(self, attr):
+                    delattr(self, attr)
+            self._input_name = docs.names[0]
+        else:
+            self.n_features_in_ = len(docs.columns)
+            if docs.kind == "frame":
+                self.feature_names_in_ = np.asarray(docs.names, dtype=object)
+            self._input_name = None
+
+    def fit(self, X, y=None):
+        """Fit the substituter on the public embedding.
+
+        ``X`` is only validated: nothing about the documents is stored.
+
+        Parameters
+        ----------
+        X : list, tuple, array, pandas Series or DataFrame of str
+            Documents; missing values allowed.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        docs = check_documents(X)
+        self._record_input_shape(docs)
+        self._fit_common()
+        self.mechanism_ = self._fit_mechanism()
+        return self
+
+    def _fit_mechanism(self):
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- transforming
+    def fit_transform(self, X, y=None):
+        """Fit, then perturb ``X`` (also when ``perturb_on="fit"``)."""
+        return self.fit(X, y)._perturb(X)
+
+    def transform(self, X):
+        """Replace every vocabulary word of ``X`` by a private substitute.
+
+        Parameters
+        ----------
+        X : list, tuple, array, pandas Series or DataFrame of str
+            Documents. Missing values stay missing; order and index are kept.
+
+        Returns
+        -------
+        X_new : same kind as ``X``
+            Perturbed documents (unchanged documents when ``perturb_on="fit"``).
+        """
+        check_is_fitted(self, "mechanism_")
+        if self.perturb_on == "fit":
+            docs = check_documents(X)
+            return docs.rebuild([docs.texts(i) for i in range(len(docs.columns))],
+                                self._output_kind())
+        return self._perturb(X)
+
+    def _perturb(self, X):
+        docs = check_documents(X)
+        if getattr(self, "feature_names_in_", None) is not None and docs.kind == "frame":
+            if list(docs.names) != list(self.feature_names_in_):
+                raise ValueError(
+                    f"X has columns {docs.names}, but the substituter was fitted on "
+                    f"{list(self.feature_names_in_)}."
+                )
+        root = root_seed_sequence(self.random_state)
+        outputs = []
+        for column in range(len(docs.columns)):
+            column_root = np.random.SeedSequence(root.entropy,
+                                                 spawn_key=(*root.spawn_key, column))
+            outputs.append(self._perturb_texts(docs.texts(column), column_root))
+        return docs.rebuild(outputs, self._output_kind())
+
+    def _perturb_texts(self, texts, root):
+        starts = range(0, len(texts), _BLOCK_DOCS)
+        blocks = [(texts[s:s + _BLOCK_DOCS], i) for i, s in enumerate(starts)]
+        n_jobs = self.n_jobs if self.n_jobs is not None else 1
+        if n_jobs == 1 or len(blocks) <= 1:
+            iterator = blocks
+            if self.verbose:
+                iterator = _progress(blocks, total=len(blocks))
+            results = [self._perturb_block(docs, block_rng(root, i)) for docs, i in iterator]
+        else:
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=n_jobs, prefer="threads", verbose=int(self.verbose))(
+                delayed(self._perturb_block)(docs, block_rng(root, i)) for docs, i in blocks
+            )
+        return [doc for block in results for doc in block]
+
+    def _lookup(self, batch):
+        """Vocabulary rows of the words (-1: missing) and the words kept in clear."""
+        keys = normalize_words(batch.words)
+        rows = self.embeddings_.index_of(keys)
+        if self.keep_words_:
+            kept = pd.Index(keys).isin(list(self.keep_words_))
+        else:
+            kept = np.zeros(len(keys), dtype=bool)
+        return rows, kept
+
+    def _perturb_block(self, docs, rng):
+        batch = tokenize(docs)
+        words = batch.words
+        rows, kept = self._lookup(batch)
+        perturbed = np.flatnonzero((rows >= 0) & ~kept)
+        unknown = np.flatnonzero((rows < 0) & ~kept)
+        new_words = words.copy()
+        if len(perturbed):
+            chosen = np.concatenate([
+                self.mechanism_.sample(rows[perturbed[s:s + _TOKEN_CHUNK]], rng)
+                for s in range(0, len(perturbed), _TOKEN_CHUNK)
+            ])
+            replacement = self.embeddings_.words[chosen]
+            new_words[perturbed] = apply_case(replacement, case_patterns(words[perturbed]))
+        if len(unknown):
+            self._replace_unknown(new_words, words, unknown, rng)
+        pieces = batch.pieces.copy()
+        pieces[batch.word_positions] = new_words
+        if self.max_document_epsilon is not None:
+            pieces = self._apply_budget(batch, pieces, perturbed)
+        return detokenize(batch, pieces)
+
+    def _replace_unknown(self, new_words, words, unknown, rng):
+        if self.unknown_words == "placeholder":
+            new_words[unknown] = self.placeholder
+        elif self.unknown_words == "sample":
+            # Drawn independently of the missing word: it reveals nothing about it.
+            picks = rng.integers(0, len(self.embeddings_), size=len(unknown))
+            new_words[unknown] = apply_case(self.embeddings_.words[picks],
+                                            case_patterns(words[unknown]))
+
+    def _allowed_tokens(self):
+        return math.floor(self.max_document_epsilon / self.epsilon + 1e-9)
+
+    def _apply_budget(self, batch, pieces, perturbed):
+        allowed = self._allowed_tokens()
+        counts = np.bincount(batch.word_docs[perturbed], minlength=batch.n_docs)
+        over = np.flatnonzero(counts > allowed)
+        if len(over) == 0:
+            return pieces
+        if self.budget_action == "raise":
+            raise ValueError(
+                f"Document {int(over[0])} of this batch has {int(counts[over[0]])} "
+                f"perturbed words: epsilon * words = "
+                f"{self.epsilon * counts[over[0]]:g} exceeds max_document_epsilon="
+                f"{self.max_document_epsilon:g} (at most {allowed} words). Use "
+                "budget_action='truncate' to cut such documents instead."
+            )
+        pieces = pieces.copy()
+        offsets = batch.doc_offsets
+        for doc in over:
+            mine = perturbed[batch.word_docs[perturbed] == doc]
+            cut = batch.word_positions[mine[allowed]]  # first word over the budget
+            pieces[cut:offsets[doc + 1]] = ""
+        return pieces
+
+    # --------------------------------------------------------------- reporting
+    def privacy_cost(self, X):
+        """The privacy loss of perturbing each document of ``X``.
+
+        Deterministic (no noise is drawn). Word-level metric DP composes over the
+        words of a document, so the loss grows with the number of perturbed words.
+
+        Parameters
+        ----------
+        X : documents (as for :meth:`transform`), 1-D
+
+        Returns
+        -------
+        cost : pandas.DataFrame
+            One row per document (missing documents cost 0): ``n_words``,
+            ``n_perturbed`` (words run through the mechanism), ``n_unknown`` (missing
+            from the vocabulary), ``n_kept`` (kept in clear), ``epsilon_per_unit``
+            (``epsilon * n_perturbed``: the loss per unit of summed embedding
+            distance between two documents) and ``epsilon_worst_case`` (times the
+            vocabulary diameter: the pure-DP bound against any document of the same
+            length).
+        """
+        check_is_fitted(self, "mechanism_")
+        docs = check_documents(X)
+        texts = docs.texts(0)
+        batch = tokenize(texts)
+        rows, kept = self._lookup(batch)
+        n = batch.n_docs
+
+        def per_doc(mask):
+            return np.bincount(batch.word_docs[mask], minlength=n)
+
+        n_perturbed = per_doc((rows >= 0) & ~kept)
+        if self.max_document_epsilon is not None:
+            n_perturbed = np.minimum(n_perturbed, self._allowed_tokens())
+        cost = document_privacy_cost(n_perturbed, self.epsilon,
+                                     self.vocabulary_diameter_)
+        cost.insert(0, "n_words", batch.words_per_doc())
+        cost.insert(2, "n_unknown", per_doc((rows < 0) & ~kept))
+        cost.insert(3, "n_kept", per_doc(kept))
+        full = pd.DataFrame(0, index=np.arange(len(docs.columns[0])), columns=cost.columns,
+                            dtype=float)
+        full.loc[~docs.missing[0]] = cost.to_numpy()
+        full = full.astype({c: np.int64 for c in ("n_words", "n_perturbed",
+                                                   "n_unknown", "n_kept")})
+        if docs.kind == "series":
+            full.index = docs.original.index
+        return full
+
+    # --------------------------------------------------------------- sklearn API
+    def set_output(self, *, transform=None):
+        """Choose the output container: "default" (as the input), "pandas", "polars".
+
+        1-D inputs give a Series under "pandas"; 2-D inputs a DataFrame.
+        """
+        if transform is not None:
+            if transform not in ("default", "pandas", "polars"):
+                raise ValueError(
+                    "transform must be 'default', 'pandas' or 'polars'; got "
+                    f"{transform!r}."
+                )
+            self._output_config = transform
+        return self
+
+    def _output_kind(self):
+        config = getattr(self, "_output_config", None)
+        if config is None:
+            from sklearn import get_config
+
+            config = get_config().get("transform_output", "default")
+        return config
+
+    def get_feature_names_out(self, input_features=None):
+        """One output column per input column, with the same name."""
+        check_is_fitted(self, "mechanism_")
+        if input_features is not None:
+            return np.asarray(input_features, dtype=object)
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return np.asarray(names, dtype=object)
+        n = getattr(self, "n_features_in_", None)
+        if n is not None:
+            return np.asarray([f"x{i}" for i in range(n)], dtype=object)
+        return np.asarray([self._input_name or "text"], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = []
+        tags.requires_fit = True
+        tags.target_tags.required = False
+        return tags
+
+
+def _progress(iterable, total):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, unit="block", desc="perturbing")

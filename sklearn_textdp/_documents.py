@@ -1,0 +1,183 @@
+"""Validation of document collections, and rebuilding outputs in the input's shape.
+
+1-D inputs (list, tuple, 1-D array, pandas Series) give 1-D outputs of the same
+kind; 2-D inputs (DataFrame, 2-D array) give 2-D outputs with every column
+perturbed. Missing values (None, NaN, pd.NA, NaT) are kept as they are; anything
+else that is not a ``str`` is refused with a TypeError naming its row.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Documents", "check_documents"]
+
+_STRING_MESSAGE = "Iterable over raw text documents expected, string object received."
+
+
+@dataclass
+class Documents:
+    """Validated documents.
+
+    Attributes
+    ----------
+    columns : list of ndarray of object
+        One array per text column (one for 1-D inputs).
+    missing : list of ndarray of bool
+        Where each column holds a missing value.
+    kind : str
+        "list", "tuple", "array", "series", "frame" or "array2d".
+    original : object
+        The input (for its index, names and dtypes).
+    """
+
+    columns: list
+    missing: list
+    kind: str
+    original: object
+
+    @property
+    def one_dimensional(self):
+        return self.kind in ("list", "tuple", "array", "series")
+
+    @property
+    def names(self):
+        if self.kind == "frame":
+            return [str(c) for c in self.original.columns]
+        if self.kind == "series" and self.original.name is not None:
+            return [str(self.original.name)]
+        if self.kind == "array2d":
+            return [f"x{i}" for i in range(len(self.columns))]
+        return ["text"]
+
+    def texts(self, column):
+        """The non-missing documents of ``column`` as a list of str."""
+        values = self.columns[column]
+        return values[~self.missing[column]].tolist()
+
+    def rebuild(self, outputs, output="default"):
+        """Put ``outputs`` (one list of str per column, non-missing rows only) back
+        into the input's container, or into ``output`` ("pandas"/"polars")."""
+        columns = []
+        for values, missing, new in zip(self.columns, self.missing, outputs):
+            column = values.copy()
+            column[~missing] = new
+            columns.append(column)
+        if output == "pandas":
+            return self._as_pandas(columns)
+        if output == "polars":
+            import polars as pl
+
+            frame = pl.from_pandas(self._as_pandas(columns, keep_dtype=False))
+            return frame.to_series() if self.one_dimensional else frame
+        return self._as_input(columns)
+
+    def _as_pandas(self, columns, keep_dtype=True):
+        index = getattr(self.original, "index", None)
+        if self.one_dimensional:
+            dtype = self.original.dtype if keep_dtype and self.kind == "series" else None
+            if dtype is not None and dtype == object:
+                dtype = None
+            return pd.Series(columns[0], index=index, name=self.names[0],
+                             dtype=dtype if dtype is not None else object)
+        frame = pd.DataFrame(dict(zip(range(len(columns)), columns)), index=index)
+        frame.columns = (self.original.columns if self.kind == "frame"
+                         else self.names)
+        if keep_dtype and self.kind == "frame":
+            for name, dtype in self.original.dtypes.items():
+                if dtype != object:
+                    frame[name] = frame[name].astype(dtype)
+        return frame
+
+    def _as_input(self, columns):
+        if self.kind == "list":
+            return columns[0].tolist()
+        if self.kind == "tuple":
+            return tuple(columns[0].tolist())
+        if self.kind == "array":
+            return columns[0]
+        if self.kind == "array2d":
+            return np.column_stack(columns) if columns else np.empty((0, 0), object)
+        return self._as_pandas(columns)
+
+
+def _missing_mask(values):
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def _check_column(values, where):
+    """Validate one column (object array); return its missing mask."""
+    missing = _missing_mask(values)
+    present = values[~missing]
+    if len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string":
+        rows = np.flatnonzero(~missing)
+        for position, value in zip(rows, present):
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"{where(position)} is a {type(value).__name__} ({value!r:.60}); "
+                    "expected a str or a missing value (None, NaN, pd.NA)."
+                )
+    return missing
+
+
+def check_documents(X):
+    """Validate a collection of raw text documents.
+
+    Examples
+    --------
+    >>> docs = check_documents(["a b", None])
+    >>> docs.texts(0), docs.missing[0].tolist()
+    (['a b'], [False, True])
+    >>> check_documents(["ok", 3])
+    Traceback (most recent call last):
+    ...
+    TypeError: X[1] is a int (3); expected a str or a missing value (None, NaN, pd.NA).
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(_STRING_MESSAGE)
+    if isinstance(X, pd.DataFrame):
+        columns, missing = [], []
+        for name in X.columns:
+            values = X[name].to_numpy(dtype=object)
+            index = X.index
+
+            def where(i, name=name, index=index):
+                return f"X[{name!r}] at row {index[i]!r}"
+
+            missing.append(_check_column(values, where))
+            columns.append(values)
+        return Documents(columns, missing, "frame", X)
+    if isinstance(X, pd.Series):
+        values = X.to_numpy(dtype=object)
+        index = X.index
+        missing = _check_column(values, lambda i: f"X at row {index[i]!r}")
+        return Documents([values], [missing], "series", X)
+    if hasattr(X, "to_pandas") and hasattr(X, "columns"):  # polars DataFrame
+        return check_documents(X.to_pandas())
+    if hasattr(X, "to_pandas") and hasattr(X, "dtype"):  # polars Series
+        return check_documents(X.to_pandas())
+    if isinstance(X, np.ndarray):
+        if X.ndim == 1:
+            values = X.astype(object)
+            missing = _check_column(values, lambda i: f"X[{i}]")
+            return Documents([values], [missing], "array", X)
+        if X.ndim == 2:
+            columns, missing = [], []
+            for j in range(X.shape[1]):
+                values = X[:, j].astype(object)
+                missing.append(_check_column(values, lambda i, j=j: f"X[{i}, {j}]"))
+                columns.append(values)
+            return Documents(columns, missing, "array2d", X)
+        raise ValueError(f"X must be 1-D or 2-D; got an array of shape {X.shape}.")
+    if hasattr(X, "__iter__") and not isinstance(X, dict):
+        kind = "tuple" if isinstance(X, tuple) else "list"
+        items = list(X)
+        values = np.empty(len(items), dtype=object)
+        values[:] = items
+        missing = _check_column(values, lambda i: f"X[{i}]")
+        return Documents([values], [missing], kind, X)
+    raise TypeError(
+        "X must be a list, tuple, array, pandas Series or DataFrame of str; got "
+        f"{type(X).__name__}."
+    )

@@ -1,0 +1,325 @@
+"""Exponential mechanisms over a public vocabulary with a public base measure.
+
+All of them output ``y`` with probability proportional to
+``exp(-epsilon * s(x, y) / 2) * p(y)`` where ``p`` is a public prior over the
+vocabulary (uniform by default) and the score ``s(x, y)`` is 1-Lipschitz in ``x``.
+Then ``P[M(x)=y] / P[M(x')=y] <= exp(epsilon * d(x, x'))`` for every ``x, x', y``:
+the numerator ratio is at most ``exp(epsilon d / 2)`` and so is the normaliser
+ratio. This is the argument of the truncated exponential mechanism (TEM, Carvalho
+et al. 2023), extended with a prior and a data-independent random truncation.
+
+- :class:`TruncatedExponential` truncates to the ``k`` nearest words (``k`` drawn
+  from a Poisson, independently of the word) or to a radius, and gives every word
+  outside the truncation the score of the truncation radius, as TEM's escape
+  element does. The scores ``min(d(x, y), rho_k(x))`` and ``min(d(x, y), gamma,
+  rho_K(x))`` are 1-Lipschitz because the distance ``rho_k(x)`` from ``x`` to its
+  k-th nearest word is.
+- :class:`FullExponential` uses every word as a candidate (``s = min(d, gamma)``
+  with ``gamma = inf`` by default), sampled exactly or by Metropolis-Hastings on the
+  neighbour graph.
+
+Each source word's output law is computed in closed form (in log space) and
+sampled by inverse CDF, one uniform per token; words drawn "outside" the candidate
+list come from the prior restricted to the outside, by vectorised rejection.
+"""
+
+import math
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ._base import Mechanism
+from ._sampling import (
+    PriorSampler,
+    categorical_cdf,
+    sample_categorical_rows,
+    truncated_poisson_pmf,
+)
+
+__all__ = ["TruncatedExponential", "FullExponential"]
+
+#: Elements of a (source words x vocabulary) matrix materialised at once.
+_ROW_BUDGET = 4 * 1024 * 1024
+#: Largest per-word table of output laws precomputed at construction (float64
+#: elements, 256 MB); beyond it, laws are computed per chunk for its distinct words.
+_TABLE_BUDGET = 32 * 1024 * 1024
+
+
+def _log_prior_of(log_prior, rows, n_words):
+    if log_prior is None:
+        return np.full(np.shape(rows), -math.log(n_words))
+    return log_prior[rows]
+
+
+def _reverse_logcumsumexp(values, axis=1):
+    flipped = np.flip(values, axis=axis)
+    return np.flip(np.logaddexp.accumulate(flipped, axis=axis), axis=axis)
+
+
+class TruncatedExponential(Mechanism):
+    """Exponential mechanism truncated to nearby words, with a TEM-style escape.
+
+    Parameters
+    ----------
+    graph : NeighborGraph
+        Exact neighbour graph of the vocabulary (row ``i`` starts with ``i``).
+    epsilon : float
+    n_words : int
+    log_prior : ndarray of shape (n_words,), default=None
+        Normalised log prior over the vocabulary; uniform when None.
+    truncation : {"knn", "radius"}, default="knn"
+        ``"knn"``: candidates are the ``k`` nearest words (the word itself first) with
+        ``k ~ Poisson(poisson_mean)`` truncated to ``[1, max_neighbors]``; words beyond
+        get the score ``rho_k(x)``, the distance to the (k+1)-th nearest word.
+        ``"radius"``: candidates are the words closer than
+        ``rho(x) = min(radius, rho_K(x))`` (the radius, capped by the graph's reach);
+        the others get the score ``rho(x)``.
+    poisson_mean : float, default=None
+        ``ln |W|`` when None.
+    max_neighbors : int, default=None
+        Graph width when None.
+    radius : float, default=None
+        Required with ``truncation="radius"``.
+    """
+
+    name = "truncated-exponential"
+
+    def __init__(self, graph, *, epsilon, n_words, log_prior=None, truncation="knn",
+                 poisson_mean=None, max_neighbors=None, radius=None):
+        self.graph = graph
+        self.epsilon = float(epsilon)
+        self.n_words = int(n_words)
+        self.log_prior = log_prior
+        self.truncation = truncation
+        self.max_neighbors = graph.n_neighbors if max_neighbors is None else min(
+            int(max_neighbors), graph.n_neighbors)
+        self.poisson_mean = math.log(n_words) if poisson_mean is None else float(
+            poisson_mean)
+        if truncation == "radius" and radius is None:
+            raise ValueError("truncation='radius' needs a radius.")
+        self.radius = radius
+        self._prior_sampler = PriorSampler(log_prior, self.n_words)
+        self._cdf_table = None
+        if self.n_words * (self.max_neighbors + 2) <= _TABLE_BUDGET:
+            self._cdf_table = self._cdf_of(np.arange(self.n_words))
+
+    @property
+    def guarantee(self):
+        reach = ("its k nearest words, k ~ Poisson independent of the word"
+                 if self.truncation == "knn"
+                 else f"the words within min({self.radius:.4g}, rho_K(x))")
+        return (
+            f"epsilon*d metric DP (Euclidean), epsilon={self.epsilon:g}, exactly and for "
+            "every epsilon > 0: exponential mechanism with a public prior and the "
+            f"1-Lipschitz score min(d(x, y), truncation radius) over {reach}. Needs "
+            "the exact neighbour graph."
+        )
+
+    def _candidates(self, sources):
+        width = self.max_neighbors + 1
+        rows = self.graph.indices[sources, :width].astype(np.int64)
+        dist = self.graph.distances[sources, :width].astype(np.float64)
+        return rows, dist
+
+    def outcome_log_probabilities(self, sources):
+        """Log probabilities of candidates ``0..K`` and of "beyond" (shape (U, K+2))."""
+        rows, dist = self._candidates(sources)
+        log_p = _log_prior_of(self.log_prior, rows, self.n_words)
+        cum_prior = np.cumsum(np.exp(log_p), axis=1)
+        with np.errstate(divide="ignore"):
+            log_outside = np.log(np.clip(1.0 - cum_prior, 0.0, None))
+        if self.max_neighbors + 1 >= self.n_words:
+            log_outside[:, -1] = -np.inf  # the lists hold the whole vocabulary
+        half_eps = 0.5 * self.epsilon
+        log_a = -half_eps * dist + log_p
+        if self.truncation == "knn":
+            out = self._knn_mixture(dist, log_p, log_a, log_outside, half_eps)
+        else:
+            out = self._radius_law(dist, log_p, log_a, log_outside, half_eps)
+        return out - logsumexp(out, axis=1, keepdims=True)
+
+    def _knn_mixture(self, dist, log_p, log_a, log_outside, half_eps):
+        big_k = self.max_neighbors
+        log_pk = np.log(truncated_poisson_pmf(self.poisson_mean, big_k))  # k = 1..K
+        log_sum_a = np.logaddexp.accumulate(log_a, axis=1)[:, :big_k]  # sum_{j<k} a_j
+        log_escape = -half_eps * dist[:, 1:] + log_outside[:, :big_k]  # at k=1..K
+        log_w = log_pk - np.logaddexp(log_sum_a, log_escape)  # P(k) / Z_k
+        # prob_j = a_j * sum_{k>j} w_k + p_j * sum_{1<=k<=j} w_k exp(-eps d_k / 2)
+        n = len(dist)
+        suffix = np.full((n, big_k + 1), -np.inf)
+        suffix[:, :big_k] = _reverse_logcumsumexp(log_w)
+        prefix = np.full((n, big_k + 1), -np.inf)
+        prefix[:, 1:] = np.logaddexp.accumulate(log_w - half_eps * dist[:, 1:], axis=1)
+        log_candidates = np.logaddexp(log_a + suffix, log_p + prefix)
+        log_beyond = prefix[:, -1] + log_outside[:, -1]
+        return np.column_stack([log_candidates, log_beyond])
+
+    def _radius_law(self, dist, log_p, log_a, log_outside, half_eps):
+        reach = np.minimum(self.radius, dist[:, -1])
+        inside = dist < reach[:, None]
+        inside[:, -1] = False
+        log_floor = -half_eps * reach
+        log_candidates = np.where(inside, log_a, log_floor[:, None] + log_p)
+        log_beyond = log_floor + log_outside[:, -1]
+        return np.column_stack([log_candidates, log_beyond])
+
+    def output_distribution(self, word_id):
+        rows, _ = self._candidates(np.array([word_id]))
+        probs = np.exp(self.outcome_log_probabilities(np.array([word_id]))[0])
+        return rows[0], probs[:-1], float(probs[-1])
+
+    def _cdf_of(self, sources, step=8192):
+        return np.vstack([
+            categorical_cdf(np.exp(self.outcome_log_probabilities(sources[s:s + step])))
+            for s in range(0, len(sources), step)
+        ])
+
+    def sample(self, ids, rng):
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return ids.copy()
+        if self._cdf_table is not None:
+            outcome = sample_categorical_rows(self._cdf_table, ids, rng)
+        else:
+            sources, token_rows = np.unique(ids, return_inverse=True)
+            outcome = sample_categorical_rows(self._cdf_of(sources), token_rows, rng)
+        width = self.max_neighbors + 1
+        beyond = outcome == width
+        out = self.graph.indices[ids, np.minimum(outcome, width - 1)].astype(np.int64)
+        if beyond.any():
+            excluded = self.graph.indices[ids[beyond], :width]
+            out[beyond] = self._prior_sampler.draw_outside(excluded, rng)
+        return out
+
+
+class FullExponential(Mechanism):
+    """Exponential mechanism over the whole vocabulary with a public prior.
+
+    ``P[M(x)=y] ~ exp(-epsilon * min(d(x, y), gamma) / 2) * p(y)``. With the uniform
+    prior and ``gamma=inf`` this is SanText (Yue et al. 2021); with the uniform prior
+    and a finite ``gamma`` it is TEM (Carvalho et al. 2023).
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (n_words, dim)
+    epsilon : float
+    log_prior : ndarray of shape (n_words,), default=None
+    gamma : float, default=inf
+    sampler : {"exact", "metropolis"}, default="exact"
+        ``"exact"`` computes each source word's law over the whole vocabulary (one
+        row per distinct source word of a chunk) and samples it by inverse CDF.
+        ``"metropolis"`` runs a Metropolis-Hastings chain of ``mh_steps`` steps from
+        the source word, proposing a random graph neighbour or a prior draw with
+        equal probability; it never builds a vocabulary-wide row, but a finite chain
+        only approximates the law (see :attr:`guarantee`).
+    graph : NeighborGraph, default=None
+        Needed by the Metropolis-Hastings sampler.
+    mh_steps : int, default=200
+    """
+
+    name = "exponential"
+
+    def __init__(self, vectors, *, epsilon, log_prior=None, gamma=np.inf,
+                 sampler="exact", graph=None, mh_steps=200):
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float64)
+        self.epsilon = float(epsilon)
+        self.n_words = len(vectors)
+        self.log_prior = log_prior
+        self.gamma = float(gamma)
+        self.sampler = sampler
+        self.graph = graph
+        self.mh_steps = int(mh_steps)
+        if sampler == "metropolis" and graph is None:
+            raise ValueError("sampler='metropolis' needs the neighbour graph.")
+        self._squared_norms = np.einsum("ij,ij->i", self.vectors, self.vectors)
+        self._prior_sampler = PriorSampler(log_prior, self.n_words)
+
+    @property
+    def guarantee(self):
+        exact = (
+            f"epsilon*d metric DP (Euclidean), epsilon={self.epsilon:g}, exactly and for "
+            "every epsilon > 0 (exponential mechanism with a public prior and the "
+            "1-Lipschitz score min(d(x, y), gamma))."
+        )
+        if self.sampler == "exact":
+            return exact
+        return (
+            exact[:-1] + " for the target law only. The Metropolis-Hastings chain of "
+            f"{self.mh_steps} steps starts at the input word and returns an "
+            "approximate sample: if its law is within total variation delta of the "
+            "target, the mechanism is (epsilon*d, (1 + exp(epsilon*d)) * delta) private;"
+            " delta is not bounded by a proof here (see the acceptance rate)."
+        )
+
+    def _distances(self, sources):
+        squared = (self._squared_norms[sources, None] + self._squared_norms[None, :]
+                   - 2.0 * self.vectors[sources] @ self.vectors.T)
+        return np.sqrt(np.clip(squared, 0.0, None))
+
+    def log_probabilities(self, sources):
+        """Log law over the whole vocabulary for each source word (shape (U, V))."""
+        scores = -0.5 * self.epsilon * np.minimum(self._distances(sources), self.gamma)
+        if self.log_prior is not None:
+            scores += self.log_prior[None, :]
+        return scores - logsumexp(scores, axis=1, keepdims=True)
+
+    def output_distribution(self, word_id):
+        probs = np.exp(self.log_probabilities(np.array([word_id]))[0])
+        return np.arange(self.n_words), probs, 0.0
+
+    def sample(self, ids, rng):
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return ids.copy()
+        if self.sampler == "metropolis":
+            return self.metropolis(ids, rng)[0]
+        sources, token_rows = np.unique(ids, return_inverse=True)
+        out = np.empty(len(ids), dtype=np.int64)
+        u = rng.random(len(ids))
+        step = max(1, _ROW_BUDGET // self.n_words)
+        for start in range(0, len(sources), step):
+            block = sources[start:start + step]
+            cdf = np.cumsum(np.exp(self.log_probabilities(block)), axis=1)
+            cdf /= cdf[:, -1:]
+            mine = np.flatnonzero((token_rows >= start) & (token_rows < start + step))
+            local = token_rows[mine] - start
+            # Offset each row's CDF by its row number so one searchsorted serves all.
+            shifted = (cdf + np.arange(len(block))[:, None]).ravel()
+            flat = np.searchsorted(shifted, local + u[mine], side="right")
+            out[mine] = np.minimum(flat - local * self.n_words, self.n_words - 1)
+        return out
+
+    def _log_target(self, sources, states):
+        diff = self.vectors[states] - self.vectors[sources]
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        target = -0.5 * self.epsilon * np.minimum(dist, self.gamma)
+        if self.log_prior is not None:
+            target += self.log_prior[states]
+        return target
+
+    def _log_proposal(self, to, frm):
+        """log q(to | frm): half a uniform graph neighbour, half a prior draw."""
+        neighbours = self.graph.indices[frm, 1:]
+        in_list = (neighbours == to[:, None]).any(axis=1)
+        local = np.where(in_list, 0.5 / neighbours.shape[1], 0.0)
+        global_ = 0.5 * np.exp(_log_prior_of(self.log_prior, to, self.n_words))
+        return np.log(local + global_)
+
+    def metropolis(self, ids, rng):
+        """Run the chains; returns (final states, acceptance rate)."""
+        states = ids.copy()
+        current = self._log_target(ids, states)
+        accepted = 0
+        width = self.graph.indices.shape[1] - 1
+        for _ in range(self.mh_steps):
+            use_graph = rng.random(len(ids)) < 0.5
+            neighbour = self.graph.indices[states, 1 + rng.integers(0, width, len(ids))]
+            proposal = np.where(use_graph, neighbour, self._prior_sampler.draw(len(ids), rng))
+            target = self._log_target(ids, proposal)
+            log_ratio = (target - current + self._log_proposal(states, proposal)
+                         - self._log_proposal(proposal, states))
+            accept = np.log(rng.random(len(ids))) < log_ratio
+            states = np.where(accept, proposal, states)
+            current = np.where(accept, target, current)
+            accepted += int(accept.sum())
+        return states, accepted / max(1, len(ids) * self.mh_steps)

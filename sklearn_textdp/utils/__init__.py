@@ -1,0 +1,1 @@
+"""Utilities shared by the estimators (randomness, scikit-learn compatibility)."""

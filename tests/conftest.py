@@ -1,0 +1,50 @@
+import os
+import tempfile
+from pathlib import Path
+
+# numba (under pynndescent) caches compiled code here; set before it is imported.
+os.environ.setdefault("NUMBA_CACHE_DIR",
+                      str(Path(tempfile.gettempdir()) / "sklearn_textdp_numba_cache"))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from sklearn_textdp import Embeddings, load_embeddings  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SKLEARN_TEXTDP_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The project's shared data folder (../shared/data), present in CI."""
+    if not SHARED_DATA.exists():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def glove2k():
+    """The 2,000 most frequent words of the bundled GloVe subset."""
+    return load_embeddings(max_words=2000)
+
+
+@pytest.fixture(scope="session")
+def line_embeddings():
+    """Twelve words on a line at irregular positions: 1-D, exact laws computable."""
+    positions = np.array([0.0, 0.4, 1.1, 1.5, 2.7, 3.0, 3.2, 4.6, 6.0, 6.3, 8.0, 9.5])
+    words = [f"w{c}" for c in "abcdefghijkl"]
+    return Embeddings(words, positions[:, None])
+
+
+@pytest.fixture(scope="session")
+def plane_embeddings():
+    """Thirty words scattered in 2-D."""
+    rng = np.random.default_rng(7)
+    words = [f"p{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(30)]
+    return Embeddings(words, rng.normal(scale=2.0, size=(30, 2)))
+
+
+@pytest.fixture
+def seed():
+    return 20261124

@@ -1,0 +1,70 @@
+import numpy as np
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from sklearn_textdp._text import (
+    LOWER,
+    TITLE,
+    UPPER,
+    apply_case,
+    case_patterns,
+    detokenize,
+    normalize_words,
+    tokenize,
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.text(), max_size=5))
+@example(["", " ", "\u200d", "e\u0301", "\U0001f600a", "a\x00b", "\ud800"])
+@example(["\u05e9\u05dc\u05d5\u05dd world", "x\u0301\u0301y", "naïve café"])
+def test_rebuilding_an_untouched_tokenisation_returns_the_input(docs):
+    assert detokenize(tokenize(docs)) == docs
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.text(), max_size=5))
+def test_pieces_alternate_gaps_and_words(docs):
+    batch = tokenize(docs)
+    for doc in range(batch.n_docs):
+        pieces = batch.pieces[batch.doc_offsets[doc]:batch.doc_offsets[doc + 1]]
+        assert len(pieces) % 2 == 1
+        for gap in pieces[0::2]:
+            assert not any(ch.isalpha() for ch in gap)
+        for word in pieces[1::2]:  # word characters other than decimal digits and _
+            assert word and word[0].isalnum() and not word[0].isdecimal()
+    assert len(batch.words) == len(batch.word_docs) == batch.words_per_doc().sum()
+
+
+def test_words_and_gaps():
+    batch = tokenize(["Hello, WORLD! 42abc_def naïve e\u0301te", "", "  "])
+    assert batch.words.tolist() == ["Hello", "WORLD", "abc", "def", "naïve", "e\u0301te"]
+    assert batch.word_docs.tolist() == [0] * 6
+    assert batch.n_docs == 3
+
+
+def test_replacing_words_keeps_everything_between_them():
+    batch = tokenize(["a, b!", "c"])
+    pieces = batch.pieces.copy()
+    pieces[batch.word_positions] = ["X", "Y", "Z"]
+    assert detokenize(batch, pieces) == ["X, Y!", "Z"]
+
+
+def test_lookup_keys_are_case_insensitive_and_nfc():
+    keys = normalize_words(np.array(["Movie", "MOVIE", "cafe\u0301", "İ"], dtype=object))
+    assert keys[0] == keys[1] == "movie"
+    assert keys[2] == "caf\u00e9"
+    assert len(keys) == 4
+
+
+def test_case_patterns_and_their_application():
+    words = np.array(["movie", "Movie", "MOVIE", "I", "McDonald", "x"], dtype=object)
+    assert case_patterns(words).tolist() == [LOWER, TITLE, UPPER, TITLE, TITLE, LOWER]
+    out = apply_case(np.array(["film"] * 6, dtype=object), case_patterns(words))
+    assert out.tolist() == ["film", "Film", "FILM", "Film", "Film", "film"]
+
+
+def test_empty_inputs():
+    assert detokenize(tokenize([])) == []
+    assert len(case_patterns(np.array([], dtype=object))) == 0
+    assert len(normalize_words(np.array([], dtype=object))) == 0
