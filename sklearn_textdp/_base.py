@@ -8,6 +8,7 @@ clear, case, per-document budgets, seeding, parallelism and output containers.
 
 import math
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -77,7 +78,11 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         "verbose": ["verbose"],
         "random_state": [None, Interval(numbers.Integral, 0, None, closed="left"),
                          np.random.Generator, np.random.RandomState],
+        "store_embeddings_in_pickle": ["boolean"],
     }
+
+    #: Fitted attributes rebuilt from the public embedding when it is not pickled.
+    _PUBLIC_STATE = ("embeddings_", "graph_", "log_prior_", "mechanism_")
 
     # ------------------------------------------------------------------ fitting
     def _fit_common(self):
@@ -174,7 +179,10 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                                 self._output_kind())
         return self._perturb(X)
 
-    def _perturb(self, X):
+    def _perturb(self, X, seed_sequence=None):
+        """Perturb ``X``; noise comes from ``seed_sequence`` (a SeedSequence) when
+        given, else from ``random_state``. Partitioned runs (Dask, Spark) pass one
+        spawned SeedSequence per partition."""
         docs = check_documents(X)
         if getattr(self, "feature_names_in_", None) is not None and docs.kind == "frame":
             if list(docs.names) != list(self.feature_names_in_):
@@ -182,7 +190,8 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                     f"X has columns {docs.names}, but the substituter was fitted on "
                     f"{list(self.feature_names_in_)}."
                 )
-        root = root_seed_sequence(self.random_state)
+        root = (root_seed_sequence(self.random_state) if seed_sequence is None
+                else seed_sequence)
         outputs = []
         for column in range(len(docs.columns)):
             column_root = np.random.SeedSequence(root.entropy,
@@ -321,6 +330,39 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         if docs.kind == "series":
             full.index = docs.original.index
         return full
+
+    # --------------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never strip the live estimator
+        if getattr(self, "store_embeddings_in_pickle", True) or "mechanism_" not in state:
+            return state
+        source = self.embeddings
+        if source is not None and not isinstance(source, (str, os.PathLike)):
+            raise ValueError(
+                "store_embeddings_in_pickle=False needs embeddings given as None, a "
+                "registered name or a file path, so that they can be reloaded; got "
+                f"{type(source).__name__}."
+            )
+        for name in self._PUBLIC_STATE:
+            state.pop(name, None)
+        state["_embeddings_fingerprint"] = load_embeddings(source).fingerprint
+        return state
+
+    def __setstate__(self, state):
+        fingerprint = state.pop("_embeddings_fingerprint", None)
+        super().__setstate__(state)
+        if fingerprint is None:
+            return
+        embeddings = load_embeddings(self.embeddings)
+        if embeddings.fingerprint != fingerprint:
+            raise ValueError(
+                f"The embeddings at {self.embeddings!r} differ from those the "
+                "substituter was fitted on (SHA-256 mismatch); refusing to load."
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PrivacyLeakWarning)  # warned at fit
+            self._fit_common()
+            self.mechanism_ = self._fit_mechanism()
 
     # --------------------------------------------------------------- sklearn API
     def set_output(self, *, transform=None):

@@ -80,7 +80,7 @@ class DensityAwareSubstituter(BaseSubstituter):
         How the neighbour graph is built: exact brute force, pynndescent, or exact
         up to 60,000 words.
     unknown_words, placeholder, keep_words, perturb_on, max_document_epsilon, \
-budget_action, n_jobs, verbose, random_state
+budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         As in :class:`DPWordSubstituter`.
 
     Attributes
@@ -175,7 +175,7 @@ budget_action, n_jobs, verbose, random_state
                  neighbor_algorithm="auto", unknown_words="placeholder",
                  placeholder="<unk>", keep_words=None, perturb_on="always",
                  max_document_epsilon=None, budget_action="raise", n_jobs=None,
-                 verbose=0, random_state=None):
+                 verbose=0, random_state=None, store_embeddings_in_pickle=True):
         self.epsilon = epsilon
         self.embeddings = embeddings
         self.truncation = truncation
@@ -198,6 +198,7 @@ budget_action, n_jobs, verbose, random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
+        self.store_embeddings_in_pickle = store_embeddings_in_pickle
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

@@ -78,6 +78,10 @@ default="laplace"
         ``None`` draws fresh operating-system entropy at every call (use this in
         production). A fixed seed is for tests and benchmarks: anyone who knows it
         can remove the noise.
+    store_embeddings_in_pickle : bool, default=True
+        When False, pickles hold the embedding's name or path and SHA-256 instead of
+        the vectors, graph and tables; they are rebuilt (and checked) on unpickling.
+        Keeps task graphs small when shipping a fitted substituter to workers.
 
     Attributes
     ----------
@@ -144,7 +148,8 @@ default="laplace"
                  covariance_weight=0.2, threshold=0.5, decoder="exact",
                  unknown_words="placeholder", placeholder="<unk>", keep_words=None,
                  perturb_on="always", max_document_epsilon=None, budget_action="raise",
-                 n_jobs=None, verbose=0, random_state=None):
+                 n_jobs=None, verbose=0, random_state=None,
+                 store_embeddings_in_pickle=True):
         self.epsilon = epsilon
         self.embeddings = embeddings
         self.mechanism = mechanism
@@ -160,6 +165,7 @@ default="laplace"
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
+        self.store_embeddings_in_pickle = store_embeddings_in_pickle
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
