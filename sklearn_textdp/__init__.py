@@ -9,6 +9,12 @@ from ._density_aware import DensityAwareSubstituter
 from ._dp_word import DPWordSubstituter
 from ._embeddings import Embeddings, load_embeddings
 from ._neighbors import NeighborGraph, build_neighbor_graph, vocabulary_diameter
+from .model_selection import (
+    perturb_once,
+    plausible_deniability,
+    plot_privacy_utility,
+    privacy_utility_curve,
+)
 from .privacy import PrivacyLeakWarning
 
 __version__ = "0.1.0"
@@ -21,6 +27,10 @@ __all__ = [
     "PrivacyLeakWarning",
     "build_neighbor_graph",
     "load_embeddings",
+    "perturb_once",
+    "plausible_deniability",
+    "plot_privacy_utility",
+    "privacy_utility_curve",
     "vocabulary_diameter",
     "__version__",
 ]

@@ -148,10 +148,11 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         docs = check_documents(X)
         self._record_input_shape(docs)
         self._fit_common()
-        self.mechanism_ = self._fit_mechanism()
+        self.mechanism_ = self._fit_mechanism(docs)
         return self
 
-    def _fit_mechanism(self):
+    def _fit_mechanism(self, docs):
+        """Build the fitted mechanism (``docs`` only for data-dependent options)."""
         raise NotImplementedError
 
     # --------------------------------------------------------------- transforming
@@ -336,6 +337,11 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         state = dict(super().__getstate__())  # a copy: never strip the live estimator
         if getattr(self, "store_embeddings_in_pickle", True) or "mechanism_" not in state:
             return state
+        if getattr(self, "sensitive_frequencies", "embedding") == "data":
+            raise ValueError(
+                "store_embeddings_in_pickle=False cannot rebuild a substituter fitted "
+                "with sensitive_frequencies='data' (it depends on the fit data)."
+            )
         source = self.embeddings
         if source is not None and not isinstance(source, (str, os.PathLike)):
             raise ValueError(
@@ -362,7 +368,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrivacyLeakWarning)  # warned at fit
             self._fit_common()
-            self.mechanism_ = self._fit_mechanism()
+            self.mechanism_ = self._fit_mechanism(None)
 
     # --------------------------------------------------------------- sklearn API
     def set_output(self, *, transform=None):

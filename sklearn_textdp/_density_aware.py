@@ -8,7 +8,15 @@ import numpy as np
 from ._base import BaseSubstituter
 from ._fitting import neighbor_graph, prior, tem_radius
 from ._neighbors import warn_if_approximate
-from .mechanisms import FullExponential, TruncatedExponential, TruncatedGumbel
+from ._text import normalize_words, tokenize
+from .mechanisms import (
+    CusText,
+    FullExponential,
+    SanTextPlus,
+    TruncatedExponential,
+    TruncatedGumbel,
+    sensitive_words_by_rank,
+)
 from .privacy import PrivacyLeakWarning
 from .utils._sklearn_compat import Interval, StrOptions, _fit_context
 
@@ -31,16 +39,20 @@ class DensityAwareSubstituter(BaseSubstituter):
         Privacy parameter per unit of embedding distance, > 0 and finite.
     embeddings : None, str, path, Embeddings, (words, vectors) or dict, default=None
         The **public** word embedding; None is the bundled GloVe 6B 50d subset.
-    truncation : {"knn", "radius"} or None, default="knn"
+    truncation : {"knn", "radius", "partition"} or None, default="knn"
         - ``"knn"``: the ``k`` nearest words (the word itself first), ``k`` drawn
           from a Poisson with mean ``poisson_mean`` truncated to
           ``[1, max_neighbors]``, never 0.
-        - ``"radius"``: the words closer than ``radius``, capped at the
-          ``max_neighbors`` nearest. In sparse regions a word may have no
-          neighbour inside the radius: with ``selection="exponential"`` it is then
-          either kept or replaced by a prior draw from outside the radius (the
-          escape), so it is still protected; see Notes.
-        - ``None``: every vocabulary word (only with ``selection="exponential"``).
+        - ``"radius"``: the words within ``radius`` of the word (TEM, Carvalho et
+          al. 2023): with the exponential selection, words outside share the score
+          of the radius (the escape element), so in sparse regions, where a word may
+          have no neighbour inside the radius, it is either kept or replaced by a
+          prior draw from outside the radius: it is still protected; see Notes.
+        - ``"partition"``: CusText's disjoint output sets of ``partition_size``
+          words, built once at ``fit`` (Chen et al. 2023); selection inside the set
+          by an exponential mechanism on min-max normalised distances.
+        - ``None``: every vocabulary word (SanText, Yue et al. 2021, with the uniform
+          prior; SanText+ with ``sensitive_fraction``).
     selection : {"exponential", "gumbel"}, default="exponential"
         - ``"exponential"``: output ``y`` with probability ~
           ``exp(-epsilon * min(d(x, y), rho(x)) / 2) * p(y)``, where ``rho(x)`` is
@@ -70,6 +82,19 @@ class DensityAwareSubstituter(BaseSubstituter):
     radius : float or "auto", default="auto"
         Truncation radius of ``truncation="radius"``; ``"auto"`` is TEM's
         ``(2 / epsilon) ln((1 - beta) |W| / beta)`` with ``beta = 0.001``.
+    partition_size : int, default=20
+        Size of CusText's output sets (``truncation="partition"``).
+    sensitive_fraction : float, default=None
+        SanText+ (``truncation=None``): the least frequent ``sensitive_fraction`` of
+        the vocabulary is sensitive and always perturbed, into sensitive words only;
+        other words are perturbed with probability ``perturb_probability``. None
+        (the default) treats every word as sensitive (SanText).
+    perturb_probability : float, default=0.2
+        SanText+'s ``p``.
+    sensitive_frequencies : {"embedding", "data"}, default="embedding"
+        Word frequencies that decide which words are sensitive: the embedding's
+        public frequency order, or (warned: the fitted estimator then depends on the
+        private data) the frequencies in ``X`` at ``fit``.
     sampler : {"exact", "metropolis"}, default="exact"
         How ``truncation=None`` is sampled: exactly (one row of the whole vocabulary
         per distinct source word) or by Metropolis-Hastings on the neighbour graph
@@ -146,13 +171,13 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
     >>> sub = DensityAwareSubstituter(epsilon=10, random_state=0)
     >>> sub.fit_transform(["The movie was great!"])
     ['The movie was great!']
-    >>> sub.set_params(epsilon=3).fit_transform(["The movie was great!"])
-    ['The movie was great!']
+    >>> sub.set_params(epsilon=5).fit_transform(["The movie was great!"])
+    ['Cobb fascination californians drew!']
     """
 
     _parameter_constraints = {
         **BaseSubstituter._parameter_constraints,
-        "truncation": [StrOptions({"knn", "radius"}), None],
+        "truncation": [StrOptions({"knn", "radius", "partition"}), None],
         "selection": [StrOptions({"exponential", "gumbel"})],
         "prior": [StrOptions({"kde", "knn"}), None],
         "bandwidth": [Interval(numbers.Real, 0, None, closed="neither"),
@@ -163,6 +188,10 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         "max_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "radius": [Interval(numbers.Real, 0, None, closed="neither"),
                    StrOptions({"auto"})],
+        "partition_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "sensitive_fraction": [Interval(numbers.Real, 0, 1, closed="right"), None],
+        "perturb_probability": [Interval(numbers.Real, 0, 1, closed="both")],
+        "sensitive_frequencies": [StrOptions({"embedding", "data"})],
         "sampler": [StrOptions({"exact", "metropolis"})],
         "mh_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "neighbor_algorithm": [StrOptions({"auto", "exact", "approximate"})],
@@ -171,7 +200,9 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
     def __init__(self, epsilon=10.0, *, embeddings=None, truncation="knn",
                  selection="exponential", prior="kde", bandwidth="auto",
                  prior_weight=1.0, poisson_mean="auto", max_neighbors=64,
-                 radius="auto", sampler="exact", mh_steps=200,
+                 radius="auto", partition_size=20, sensitive_fraction=None,
+                 perturb_probability=0.2, sensitive_frequencies="embedding",
+                 sampler="exact", mh_steps=200,
                  neighbor_algorithm="auto", unknown_words="placeholder",
                  placeholder="<unk>", keep_words=None, perturb_on="always",
                  max_document_epsilon=None, budget_action="raise", n_jobs=None,
@@ -186,6 +217,10 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         self.poisson_mean = poisson_mean
         self.max_neighbors = max_neighbors
         self.radius = radius
+        self.partition_size = partition_size
+        self.sensitive_fraction = sensitive_fraction
+        self.perturb_probability = perturb_probability
+        self.sensitive_frequencies = sensitive_frequencies
         self.sampler = sampler
         self.mh_steps = mh_steps
         self.neighbor_algorithm = neighbor_algorithm
@@ -223,6 +258,12 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
                 f"truncation='knn' only; got truncation={self.truncation!r}. With a "
                 "radius, a word without neighbours inside it would never change."
             )
+        if self.sensitive_fraction is not None and (
+                self.truncation is not None or self.sampler != "exact"):
+            raise ValueError(
+                "sensitive_fraction (SanText+) perturbs over the whole vocabulary: use "
+                "it with truncation=None and sampler='exact'."
+            )
         if self.sampler == "metropolis" and self.truncation is not None:
             raise ValueError(
                 "sampler='metropolis' samples the untruncated law: use it with "
@@ -234,7 +275,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
                 f"vocabulary ({len(self.embeddings_)} words)."
             )
 
-    def _fit_mechanism(self):
+    def _fit_mechanism(self, docs=None):
         self._check_params()
         vocabulary = self.embeddings_
         n_words = len(vocabulary)
@@ -256,19 +297,45 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
             self.alpha_, self.gumbel_scale_ = mechanism.alpha, mechanism.scale
             return mechanism
         if self.truncation is None:
-            return self._fit_full(vocabulary)
-        warn_if_approximate(self.graph_, "The truncated exponential mechanism")
+            return self._fit_full(vocabulary, docs)
+        if self.truncation == "partition":
+            return CusText(vocabulary.vectors, epsilon=self.epsilon,
+                           partition_size=self.partition_size, graph=self.graph_)
         if self.truncation == "radius":
             self.radius_ = (tem_radius(self.epsilon, n_words, 0.001)
                             if self.radius == "auto" else float(self.radius))
+            return FullExponential(vocabulary.vectors, epsilon=self.epsilon,
+                                   log_prior=self.log_prior_, gamma=self.radius_)
+        warn_if_approximate(self.graph_, "The truncated exponential mechanism")
         return TruncatedExponential(
             self.graph_, epsilon=self.epsilon, n_words=n_words,
-            log_prior=self.log_prior_, truncation=self.truncation,
-            poisson_mean=poisson_mean, max_neighbors=self.max_neighbors,
-            radius=getattr(self, "radius_", None) if self.truncation == "radius" else None,
+            log_prior=self.log_prior_, poisson_mean=poisson_mean,
+            max_neighbors=self.max_neighbors,
         )
 
-    def _fit_full(self, vocabulary):
+    def _sensitive_words(self, vocabulary, docs):
+        if self.sensitive_frequencies == "embedding":
+            return sensitive_words_by_rank(len(vocabulary), self.sensitive_fraction)
+        warnings.warn(
+            "sensitive_frequencies='data' chooses the sensitive words from the word "
+            "frequencies of the private documents given to fit: the fitted estimator "
+            "and the support of its outputs depend on the private data, which the "
+            "guarantee does not cover.", PrivacyLeakWarning, stacklevel=5,
+        )
+        texts = [t for i in range(len(docs.columns)) for t in docs.texts(i)]
+        batch = tokenize(texts)
+        rows = vocabulary.index_of(normalize_words(batch.words))
+        counts = np.bincount(rows[rows >= 0], minlength=len(vocabulary))
+        # Rank by decreasing count; the embedding's order breaks ties.
+        rank = np.empty(len(vocabulary), dtype=np.int64)
+        rank[np.lexsort((np.arange(len(vocabulary)), -counts))] = np.arange(len(vocabulary))
+        return sensitive_words_by_rank(len(vocabulary), self.sensitive_fraction, rank)
+
+    def _fit_full(self, vocabulary, docs):
+        if self.sensitive_fraction is not None:
+            return SanTextPlus(vocabulary.vectors, epsilon=self.epsilon,
+                               sensitive=self._sensitive_words(vocabulary, docs),
+                               perturb_probability=self.perturb_probability)
         mechanism = FullExponential(vocabulary.vectors, epsilon=self.epsilon,
                                     log_prior=self.log_prior_, sampler=self.sampler,
                                     graph=self.graph_, mh_steps=self.mh_steps)

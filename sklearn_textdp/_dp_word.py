@@ -131,8 +131,8 @@ default="laplace"
     >>> sub = DPWordSubstituter(epsilon=40, random_state=0)
     >>> sub.fit_transform(["The movie was great!", None])
     ['The movie was great!', None]
-    >>> sub.set_params(epsilon=5).fit_transform(["The movie was great!"])
-    ['Unusual sequel tal lest!']
+    >>> sub.set_params(epsilon=10).fit_transform(["The movie was great!"])
+    ['Law movie after great!']
     """
 
     _parameter_constraints = {
@@ -183,7 +183,7 @@ default="laplace"
         """
         return super().fit(X, y)
 
-    def _fit_mechanism(self):
+    def _fit_mechanism(self, docs=None):
         vocabulary = self.embeddings_
         vectors = vocabulary.vectors
         self.graph_ = None

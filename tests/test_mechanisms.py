@@ -211,15 +211,6 @@ def slow_knn_law(vectors, source, graph, epsilon, poisson_mean, k_max, log_prior
     return law
 
 
-def slow_radius_law(vectors, source, graph, epsilon, radius, log_prior=None):
-    d = pairwise(vectors)[source]
-    n = len(vectors)
-    lp = np.full(n, -math.log(n)) if log_prior is None else log_prior
-    rho = min(radius, graph.distances[source, -1])
-    score = -0.5 * epsilon * np.minimum(d, rho) + lp
-    return np.exp(score - logsumexp(score))
-
-
 def dense_law(mech, source, n_words):
     rows, probs, rest = mech.output_distribution(source)
     law = np.zeros(n_words)
@@ -238,32 +229,24 @@ def random_log_prior(n, seed):
 
 
 @pytest.mark.parametrize("use_prior", [False, True])
-@pytest.mark.parametrize("truncation", ["knn", "radius"])
-def test_truncated_exponential_closed_form_equals_slow_reference(
-        plane_embeddings, truncation, use_prior):
+def test_truncated_exponential_closed_form_equals_slow_reference(plane_embeddings,
+                                                                 use_prior):
     vectors = plane_embeddings.vectors
     graph = build_neighbor_graph(vectors, 6, algorithm="exact")
     lp = random_log_prior(30, 1) if use_prior else None
     mech = TruncatedExponential(graph, epsilon=2.0, n_words=30, log_prior=lp,
-                                truncation=truncation, poisson_mean=2.5, max_neighbors=6,
-                                radius=1.5)
+                                poisson_mean=2.5, max_neighbors=6)
     for source in range(30):
-        if truncation == "knn":
-            slow = slow_knn_law(vectors, source, graph, 2.0, 2.5, 6, lp)
-        else:
-            slow = slow_radius_law(vectors, source, graph, 2.0, 1.5, lp)
+        slow = slow_knn_law(vectors, source, graph, 2.0, 2.5, 6, lp)
         np.testing.assert_allclose(dense_law(mech, source, 30), slow, atol=1e-12)
 
 
 @pytest.mark.parametrize("use_prior", [False, True])
-@pytest.mark.parametrize("truncation", ["knn", "radius"])
-def test_truncated_exponential_samples_follow_the_law(plane_embeddings, truncation,
-                                                      use_prior, seed):
+def test_truncated_exponential_samples_follow_the_law(plane_embeddings, use_prior, seed):
     graph = build_neighbor_graph(plane_embeddings.vectors, 6, algorithm="exact")
     lp = random_log_prior(30, 2) if use_prior else None
     mech = TruncatedExponential(graph, epsilon=1.5, n_words=30, log_prior=lp,
-                                truncation=truncation, poisson_mean=2.5, max_neighbors=6,
-                                radius=1.5)
+                                poisson_mean=2.5, max_neighbors=6)
     for source in (0, 17):
         law = dense_law(mech, source, 30)
         draws = mech.sample(np.full(100_000, source), np.random.default_rng([seed, source]))
@@ -271,16 +254,14 @@ def test_truncated_exponential_samples_follow_the_law(plane_embeddings, truncati
 
 
 @pytest.mark.parametrize("use_prior", [False, True])
-@pytest.mark.parametrize("truncation", ["knn", "radius"])
 @pytest.mark.parametrize("epsilon", [0.3, 2.0, 8.0])
 def test_truncated_exponential_is_exactly_epsilon_metric_private(
-        plane_embeddings, truncation, use_prior, epsilon):
+        plane_embeddings, use_prior, epsilon):
     vectors = plane_embeddings.vectors
     graph = build_neighbor_graph(vectors, 6, algorithm="exact")
     lp = random_log_prior(30, 3) if use_prior else None
     mech = TruncatedExponential(graph, epsilon=epsilon, n_words=30, log_prior=lp,
-                                truncation=truncation, poisson_mean=2.5, max_neighbors=6,
-                                radius=1.0)
+                                poisson_mean=2.5, max_neighbors=6)
     laws = np.array([dense_law(mech, s, 30) for s in range(30)])
     assert max_privacy_loss_ratio(laws, pairwise(vectors), epsilon) <= 1 + 1e-9
 

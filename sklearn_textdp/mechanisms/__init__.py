@@ -6,6 +6,7 @@ registry entry.
 """
 
 from ._base import Mechanism
+from ._custext import CusText, partition_vocabulary
 from ._decode import ApproximateDecoder, ExactDecoder, brute_force_nearest
 from ._exponential import FullExponential, TruncatedExponential
 from ._laplace import CalibratedLaplace, Mahalanobis, Vickrey
@@ -16,6 +17,7 @@ from ._sampling import (
     sample_truncated_poisson,
     truncated_poisson_pmf,
 )
+from ._santext import SanTextPlus, sensitive_words_by_rank
 from ._truncated_gumbel import (
     TruncatedGumbel,
     smallest_valid_epsilon,
@@ -26,13 +28,14 @@ from ._truncated_gumbel import (
 MECHANISMS = {
     cls.name: cls
     for cls in (CalibratedLaplace, Mahalanobis, Vickrey, TruncatedExponential,
-                FullExponential, TruncatedGumbel)
+                FullExponential, TruncatedGumbel, SanTextPlus, CusText)
 }
 
 __all__ = [
     "MECHANISMS", "Mechanism", "ApproximateDecoder", "ExactDecoder",
     "brute_force_nearest", "CalibratedLaplace", "Mahalanobis", "Vickrey",
-    "TruncatedExponential", "FullExponential", "TruncatedGumbel",
+    "TruncatedExponential", "FullExponential", "TruncatedGumbel", "SanTextPlus",
+    "CusText", "partition_vocabulary", "sensitive_words_by_rank",
     "sample_laplace_noise", "uniform_directions", "PriorSampler",
     "sample_truncated_gumbel", "sample_truncated_poisson", "truncated_poisson_pmf",
     "smallest_valid_epsilon", "truncated_gumbel_scale",

@@ -9,14 +9,14 @@ ratio. This is the argument of the truncated exponential mechanism (TEM, Carvalh
 et al. 2023), extended with a prior and a data-independent random truncation.
 
 - :class:`TruncatedExponential` truncates to the ``k`` nearest words (``k`` drawn
-  from a Poisson, independently of the word) or to a radius, and gives every word
-  outside the truncation the score of the truncation radius, as TEM's escape
-  element does. The scores ``min(d(x, y), rho_k(x))`` and ``min(d(x, y), gamma,
-  rho_K(x))`` are 1-Lipschitz because the distance ``rho_k(x)`` from ``x`` to its
-  k-th nearest word is.
-- :class:`FullExponential` uses every word as a candidate (``s = min(d, gamma)``
-  with ``gamma = inf`` by default), sampled exactly or by Metropolis-Hastings on the
-  neighbour graph.
+  from a Poisson, independently of the word) and gives every word beyond the
+  truncation the score of the truncation radius, as TEM's escape element does. The
+  score ``min(d(x, y), rho_k(x))`` is 1-Lipschitz because the distance
+  ``rho_k(x)`` from ``x`` to its k-th nearest word is.
+- :class:`FullExponential` scores every word with ``s = min(d, gamma)``: with a
+  finite ``gamma`` this is TEM's law exactly (the words within ``gamma`` and an
+  escape to a prior draw outside), with ``gamma = inf`` SanText's. Sampled exactly
+  or by Metropolis-Hastings on the neighbour graph.
 
 Each source word's output law is computed in closed form (in log space) and
 sampled by inverse CDF, one uniform per token; words drawn "outside" the candidate
@@ -32,6 +32,7 @@ from ._base import Mechanism
 from ._sampling import (
     PriorSampler,
     categorical_cdf,
+    sample_by_source_blocks,
     sample_categorical_rows,
     truncated_poisson_pmf,
 )
@@ -67,37 +68,24 @@ class TruncatedExponential(Mechanism):
     n_words : int
     log_prior : ndarray of shape (n_words,), default=None
         Normalised log prior over the vocabulary; uniform when None.
-    truncation : {"knn", "radius"}, default="knn"
-        ``"knn"``: candidates are the ``k`` nearest words (the word itself first) with
-        ``k ~ Poisson(poisson_mean)`` truncated to ``[1, max_neighbors]``; words beyond
-        get the score ``rho_k(x)``, the distance to the (k+1)-th nearest word.
-        ``"radius"``: candidates are the words closer than
-        ``rho(x) = min(radius, rho_K(x))`` (the radius, capped by the graph's reach);
-        the others get the score ``rho(x)``.
     poisson_mean : float, default=None
         ``ln |W|`` when None.
     max_neighbors : int, default=None
         Graph width when None.
-    radius : float, default=None
-        Required with ``truncation="radius"``.
     """
 
     name = "truncated-exponential"
 
-    def __init__(self, graph, *, epsilon, n_words, log_prior=None, truncation="knn",
-                 poisson_mean=None, max_neighbors=None, radius=None):
+    def __init__(self, graph, *, epsilon, n_words, log_prior=None, poisson_mean=None,
+                 max_neighbors=None):
         self.graph = graph
         self.epsilon = float(epsilon)
         self.n_words = int(n_words)
         self.log_prior = log_prior
-        self.truncation = truncation
         self.max_neighbors = graph.n_neighbors if max_neighbors is None else min(
             int(max_neighbors), graph.n_neighbors)
         self.poisson_mean = math.log(n_words) if poisson_mean is None else float(
             poisson_mean)
-        if truncation == "radius" and radius is None:
-            raise ValueError("truncation='radius' needs a radius.")
-        self.radius = radius
         self._prior_sampler = PriorSampler(log_prior, self.n_words)
         self._cdf_table = None
         if self.n_words * (self.max_neighbors + 2) <= _TABLE_BUDGET:
@@ -105,14 +93,11 @@ class TruncatedExponential(Mechanism):
 
     @property
     def guarantee(self):
-        reach = ("its k nearest words, k ~ Poisson independent of the word"
-                 if self.truncation == "knn"
-                 else f"the words within min({self.radius:.4g}, rho_K(x))")
         return (
             f"epsilon*d metric DP (Euclidean), epsilon={self.epsilon:g}, exactly and for "
             "every epsilon > 0: exponential mechanism with a public prior and the "
-            f"1-Lipschitz score min(d(x, y), truncation radius) over {reach}. Needs "
-            "the exact neighbour graph."
+            "1-Lipschitz score min(d(x, y), rho_k(x)) over the k nearest words, "
+            "k ~ Poisson independent of the word. Needs the exact neighbour graph."
         )
 
     def _candidates(self, sources):
@@ -132,10 +117,7 @@ class TruncatedExponential(Mechanism):
             log_outside[:, -1] = -np.inf  # the lists hold the whole vocabulary
         half_eps = 0.5 * self.epsilon
         log_a = -half_eps * dist + log_p
-        if self.truncation == "knn":
-            out = self._knn_mixture(dist, log_p, log_a, log_outside, half_eps)
-        else:
-            out = self._radius_law(dist, log_p, log_a, log_outside, half_eps)
+        out = self._knn_mixture(dist, log_p, log_a, log_outside, half_eps)
         return out - logsumexp(out, axis=1, keepdims=True)
 
     def _knn_mixture(self, dist, log_p, log_a, log_outside, half_eps):
@@ -152,15 +134,6 @@ class TruncatedExponential(Mechanism):
         prefix[:, 1:] = np.logaddexp.accumulate(log_w - half_eps * dist[:, 1:], axis=1)
         log_candidates = np.logaddexp(log_a + suffix, log_p + prefix)
         log_beyond = prefix[:, -1] + log_outside[:, -1]
-        return np.column_stack([log_candidates, log_beyond])
-
-    def _radius_law(self, dist, log_p, log_a, log_outside, half_eps):
-        reach = np.minimum(self.radius, dist[:, -1])
-        inside = dist < reach[:, None]
-        inside[:, -1] = False
-        log_floor = -half_eps * reach
-        log_candidates = np.where(inside, log_a, log_floor[:, None] + log_p)
-        log_beyond = log_floor + log_outside[:, -1]
         return np.column_stack([log_candidates, log_beyond])
 
     def output_distribution(self, word_id):
@@ -196,8 +169,12 @@ class FullExponential(Mechanism):
     """Exponential mechanism over the whole vocabulary with a public prior.
 
     ``P[M(x)=y] ~ exp(-epsilon * min(d(x, y), gamma) / 2) * p(y)``. With the uniform
-    prior and ``gamma=inf`` this is SanText (Yue et al. 2021); with the uniform prior
-    and a finite ``gamma`` it is TEM (Carvalho et al. 2023).
+    prior and ``gamma=inf`` this is SanText (Yue et al. 2021). With the uniform prior
+    and a finite ``gamma`` it is TEM (Carvalho et al. 2023): the words within
+    ``gamma`` score ``-d``, and the escape element ``⊥`` scores
+    ``-gamma + (2 / epsilon) ln(number of words outside the ball)`` and, when it wins, returns a uniform draw
+    outside the ball: together exactly the law above (never the input word, which
+    is inside the ball).
 
     Parameters
     ----------
@@ -273,21 +250,9 @@ class FullExponential(Mechanism):
             return ids.copy()
         if self.sampler == "metropolis":
             return self.metropolis(ids, rng)[0]
-        sources, token_rows = np.unique(ids, return_inverse=True)
-        out = np.empty(len(ids), dtype=np.int64)
-        u = rng.random(len(ids))
-        step = max(1, _ROW_BUDGET // self.n_words)
-        for start in range(0, len(sources), step):
-            block = sources[start:start + step]
-            cdf = np.cumsum(np.exp(self.log_probabilities(block)), axis=1)
-            cdf /= cdf[:, -1:]
-            mine = np.flatnonzero((token_rows >= start) & (token_rows < start + step))
-            local = token_rows[mine] - start
-            # Offset each row's CDF by its row number so one searchsorted serves all.
-            shifted = (cdf + np.arange(len(block))[:, None]).ravel()
-            flat = np.searchsorted(shifted, local + u[mine], side="right")
-            out[mine] = np.minimum(flat - local * self.n_words, self.n_words - 1)
-        return out
+        return sample_by_source_blocks(
+            ids, rng, lambda block: np.exp(self.log_probabilities(block)), self.n_words,
+            _ROW_BUDGET)
 
     def _log_target(self, sources, states):
         diff = self.vectors[states] - self.vectors[sources]

@@ -9,6 +9,8 @@ __all__ = [
     "sample_truncated_gumbel",
     "categorical_cdf",
     "sample_categorical_rows",
+    "sample_dense_rows",
+    "sample_by_source_blocks",
     "PriorSampler",
 ]
 
@@ -78,6 +80,34 @@ def sample_categorical_rows(cdf, rows, rng):
         stop = start + _CHUNK
         counts = (cdf[rows[start:stop]] <= u[start:stop, None]).sum(axis=1)
         out[start:stop] = np.minimum(counts, last)
+    return out
+
+
+def sample_dense_rows(row_laws, token_rows, u):
+    """Inverse-CDF draws from wide laws (one row per source word, many outcomes).
+
+    Token ``i`` draws from row ``token_rows[i]`` with its uniform ``u[i]``. Each
+    row's CDF is offset by its row number so that one ``searchsorted`` serves every
+    token (absolute precision ~ rows * 1e-16).
+    """
+    cdf = categorical_cdf(row_laws)
+    n_outcomes = cdf.shape[1]
+    shifted = (cdf + np.arange(len(cdf))[:, None]).ravel()
+    flat = np.searchsorted(shifted, token_rows + u, side="right")
+    return np.minimum(flat - token_rows * n_outcomes, n_outcomes - 1)
+
+
+def sample_by_source_blocks(sources, rng, laws_of, n_outcomes, budget=4 * 1024 * 1024):
+    """One draw per token from the law of its source word, computing the laws of
+    the distinct sources in blocks of at most ``budget`` probabilities."""
+    unique, rows = np.unique(sources, return_inverse=True)
+    u = rng.random(len(sources))
+    out = np.empty(len(sources), dtype=np.int64)
+    step = max(1, budget // n_outcomes)
+    for start in range(0, len(unique), step):
+        mine = np.flatnonzero((rows >= start) & (rows < start + step))
+        out[mine] = sample_dense_rows(laws_of(unique[start:start + step]),
+                                      rows[mine] - start, u[mine])
     return out
 
 
