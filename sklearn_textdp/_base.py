@@ -146,6 +146,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         """
         self._validate_params()
         docs = check_documents(X)
+        self.__dict__.pop("_transform_calls", None)  # a new model: a new count
         self._record_input_shape(docs)
         self._fit_common()
         self.mechanism_ = self._fit_mechanism(docs)
@@ -178,7 +179,26 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             docs = check_documents(X)
             return docs.rebuild([docs.texts(i) for i in range(len(docs.columns))],
                                 self._output_kind())
+        self._warn_on_repeated_release()
         return self._perturb(X)
+
+    def _warn_on_repeated_release(self):
+        """Each transform is a new release: say so once, at the second call.
+
+        With fresh noise, perturbing a text twice composes (epsilon adds up) and
+        averaging the releases reveals more. A fitted estimator keeps no trace of
+        what it perturbed, so only the call count is known, not the texts.
+        """
+        calls = self.__dict__.get("_transform_calls", 0) + 1
+        self.__dict__["_transform_calls"] = calls
+        if calls == 2 and self.random_state is None:
+            warnings.warn(
+                "This substituter has perturbed text more than once. Each call draws "
+                "fresh noise: any document perturbed in two calls is released twice, "
+                "its privacy loss doubles, and the releases can be averaged. Perturb "
+                "each document once (sklearn_textdp.perturb_once) and account with "
+                "privacy_cost.", PrivacyLeakWarning, stacklevel=3,
+            )
 
     def _perturb(self, X, seed_sequence=None):
         """Perturb ``X``; noise comes from ``seed_sequence`` (a SeedSequence) when
@@ -335,6 +355,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     # --------------------------------------------------------------- persistence
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never strip the live estimator
+        state.pop("_transform_calls", None)
         if getattr(self, "store_embeddings_in_pickle", True) or "mechanism_" not in state:
             return state
         if getattr(self, "sensitive_frequencies", "embedding") == "data":

@@ -74,7 +74,7 @@ class Documents:
         return self._as_input(columns)
 
     def _as_pandas(self, columns, keep_dtype=True):
-        index = getattr(self.original, "index", None)
+        index = self.original.index if self.kind in ("series", "frame") else None
         if self.one_dimensional:
             dtype = self.original.dtype if keep_dtype and self.kind == "series" else None
             if dtype is not None and dtype == object:
