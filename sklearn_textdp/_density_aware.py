@@ -135,22 +135,38 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
     Notes
     -----
     **Unit of privacy**: one word; losses add up over a document
-    (:meth:`privacy_cost`). With ``selection="exponential"`` and an exact
-    neighbour graph (the default up to 60,000 words), for all words ``x, x', y``:
-    ``P[M(x)=y] <= exp(epsilon * ||phi(x) - phi(x')||) P[M(x')=y]``, at every
-    epsilon > 0: the score ``min(d(x, y), rho(x))`` is 1-Lipschitz in ``x`` (the
-    distance to the k-th nearest word is) and the prior and ``k`` do not depend on
-    ``x``. An approximate graph (pynndescent) voids the bound for the word pairs it
-    misses, and is warned about. The Metropolis-Hastings sampler targets the same
-    law but a finite chain started at the input word only approximates it: if its
-    law is within total variation ``delta`` of the target, the guarantee becomes
-    ``(epsilon*d, (1 + e^(epsilon*d)) delta)``; no bound on ``delta`` is proven,
-    so prefer ``sampler="exact"``.
+    (:meth:`privacy_cost`). Guarantees by configuration (``mechanism_.guarantee``
+    states the fitted one):
 
-    In sparse regions, radius truncation with a Gumbel selection (as first described)
-    would leave a word with no neighbour inside the radius unchanged: that is why
-    only the exponential selection, whose escape keeps a positive probability of
-    leaving, is offered with ``truncation="radius"``.
+    - ``truncation="knn"`` (default), ``"radius"`` or None with
+      ``selection="exponential"``: for all words ``x, x', y``,
+      ``P[M(x)=y] <= exp(epsilon * ||phi(x) - phi(x')||) P[M(x')=y]`` at every
+      epsilon > 0. The score ``min(d(x, y), rho(x))`` is 1-Lipschitz in ``x`` (for
+      ``"knn"``, ``rho`` is the distance to the k-th nearest word, itself
+      1-Lipschitz; for ``"radius"`` it is the constant radius), and the prior and
+      ``k`` do not depend on ``x``. For ``"knn"`` this needs the exact neighbour
+      graph (the default up to 60,000 words); an approximate graph voids the bound
+      for the word pairs it misses, and is warned about.
+    - ``selection="gumbel"``: the published truncated Gumbel mechanism, as claimed by
+      its paper for epsilon above its valid bound (not proven here).
+    - ``truncation="partition"`` (CusText): epsilon-DP (not metric) between the
+      words of one output set; words of different sets have disjoint outputs.
+    - ``sensitive_fraction`` (SanText+): the metric bound holds between sensitive
+      words only; non-sensitive words are released in clear with probability
+      ``1 - perturb_probability``.
+    - ``sampler="metropolis"``: a finite chain started at the input word only
+      approximates the target law: if its law is within total variation ``delta``
+      of the target, the guarantee becomes ``(epsilon*d, (1 + e^(epsilon*d)) delta)``;
+      no bound on ``delta`` is proven, so prefer ``sampler="exact"``.
+
+    **Sparse regions.** A word far from every other (an outlier such as a rare
+    name) has few or no words inside a radius. With the exponential selection it is
+    then either kept or replaced by a prior draw from beyond the truncation (the
+    escape), so it still gets the guarantee, at a utility cost; a Gumbel selection
+    over the words inside a radius would never change it, which is why the Gumbel
+    selection is offered with ``truncation="knn"`` only. Under metric DP, outliers
+    are by construction distinguishable from far-away words: the bound is
+    ``exp(epsilon * distance)``.
 
     ``fit`` reads only the public embedding. What is not protected is listed in
     :class:`DPWordSubstituter`.

@@ -87,8 +87,16 @@ class ExactDecoder:
         out = np.empty((len(noisy), k), dtype=np.int64)
         proven = np.zeros(len(noisy), dtype=bool)
         if self.graph is not None and sources is not None and len(noisy):
-            proven, out_proven = self._short_list(noisy, sources, k, exclude_source)
-            out[proven] = out_proven
+            # The proof needs ||y - x|| < d_K(x) (best list distance >= 0): only
+            # tokens meeting that are tried, so small epsilons pay nothing for it.
+            noise_norm = np.linalg.norm(
+                noisy - self.vectors[sources].astype(np.float64), axis=1)
+            hopeful = np.flatnonzero(noise_norm < self.graph.distances[sources, -1])
+            if len(hopeful):
+                settled, winners = self._short_list(noisy[hopeful], sources[hopeful], k,
+                                                    exclude_source)
+                proven[hopeful[settled]] = True
+                out[hopeful[settled]] = winners
         rest = np.flatnonzero(~proven)
         if len(rest):
             excluded = sources[rest] if exclude_source else None
