@@ -6,6 +6,7 @@ words is kept. See :class:`DPWordSubstituter` and :class:`DensityAwareSubstitute
 """
 
 from ._density_aware import DensityAwareSubstituter
+from ._distributed import perturb_dask, spark_perturber
 from ._dp_word import DPWordSubstituter
 from ._embeddings import Embeddings, load_embeddings
 from ._neighbors import NeighborGraph, build_neighbor_graph, vocabulary_diameter
@@ -27,10 +28,12 @@ __all__ = [
     "PrivacyLeakWarning",
     "build_neighbor_graph",
     "load_embeddings",
+    "perturb_dask",
     "perturb_once",
     "plausible_deniability",
     "plot_privacy_utility",
     "privacy_utility_curve",
+    "spark_perturber",
     "vocabulary_diameter",
     "__version__",
 ]

@@ -293,15 +293,16 @@ def plot_privacy_utility(curve, *, x="epsilon", ax=None, label=None):
     -------
     ax : matplotlib Axes
     """
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            'plot_privacy_utility needs matplotlib: pip install "sklearn-textdp[plot]"'
-        ) from exc
     if x not in ("epsilon", "N_w_median"):
         raise ValueError(f"x must be 'epsilon' or 'N_w_median'; got {x!r}.")
     if ax is None:
+        try:  # pyplot (and its global backend) only when we must make the figure
+            import matplotlib.pyplot as plt
+        except ImportError as exc:
+            raise ImportError(
+                'plot_privacy_utility needs matplotlib: '
+                'pip install "sklearn-textdp[plot]"'
+            ) from exc
         _, ax = plt.subplots(figsize=(6, 4))
     ordered = curve.sort_values(x)
     ax.errorbar(ordered[x], ordered["score_mean"], yerr=ordered["score_std"],
