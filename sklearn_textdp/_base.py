@@ -320,10 +320,11 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             One row per document (missing documents cost 0): ``n_words``,
             ``n_perturbed`` (words run through the mechanism), ``n_unknown`` (missing
             from the vocabulary), ``n_kept`` (kept in clear), ``epsilon_per_unit``
-            (``epsilon * n_perturbed``: the loss per unit of summed embedding
-            distance between two documents) and ``epsilon_worst_case`` (times the
-            vocabulary diameter: the pure-DP bound against any document of the same
-            length).
+            (``epsilon * n_perturbed``: the loss when each perturbed word is changed
+            by one unit of embedding distance; against a document ``x'`` of the
+            same length it is ``epsilon * sum_i d(x_i, x'_i)``) and
+            ``epsilon_worst_case`` (times the vocabulary diameter: the pure-DP bound
+            against any document of the same length).
         """
         check_is_fitted(self, "mechanism_")
         docs = check_documents(X)

@@ -63,7 +63,7 @@ class DensityAwareSubstituter(BaseSubstituter):
         - ``"gumbel"``: the published truncated Gumbel mechanism (``truncation="knn"``
           only): output ``argmin_j d(x, u_j) + g_j`` with ``g_j`` Gumbel noise of the
           published scale ``b`` truncated to ``|g| <= Delta``. Its formula needs
-          ``epsilon > (2 (1 + ln|W|) + 3) / Delta_0`` (about 70.7 on the bundled
+          ``epsilon > (2 (1 + ln|W|) + 3) / Delta_0`` (about 70.6 on the bundled
           embedding); smaller values raise a ValueError stating that bound.
     prior : {"kde", "knn"} or None, default="kde"
         Public prior ``p`` of the exponential selection: a Gaussian kernel density

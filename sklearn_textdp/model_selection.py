@@ -47,7 +47,9 @@ def plausible_deniability(substituter, words=None, n_samples=1000, random_state=
     Parameters
     ----------
     substituter : DPWordSubstituter or DensityAwareSubstituter
-        Fitted, or fitted on demand (a clone; the argument is left untouched).
+        Fitted, or fitted on demand (a clone; the argument is left untouched). A
+        fitted substituter is used as fitted: after ``set_params`` (a new
+        ``epsilon``, say), fit it again, or pass an unfitted one.
     words : list of str, default=None
         Words to examine (case-insensitive); None draws 200 vocabulary words at
         random. Words missing from the vocabulary get NaN statistics.

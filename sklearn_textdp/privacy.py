@@ -80,10 +80,12 @@ def document_privacy_cost(n_perturbed, epsilon, diameter):
     Returns
     -------
     cost : pandas.DataFrame
-        ``n_perturbed``; ``epsilon_per_unit``, the loss per unit of summed word
-        distance between the two documents (``epsilon * n_perturbed``, the count
-        composition); ``epsilon_worst_case``, the pure-DP bound against any other
-        document of the same length (``epsilon * diameter * n_perturbed``).
+        ``n_perturbed``; ``epsilon_per_unit`` (``epsilon * n_perturbed``), the loss
+        against a document whose words each lie one unit of embedding distance
+        from this one's (against a document ``x'`` of the same length the loss is
+        ``epsilon * sum_i d(x_i, x'_i)``); ``epsilon_worst_case``, the pure-DP bound
+        against any other document of the same length
+        (``epsilon * diameter * n_perturbed``).
     """
     n_perturbed = np.asarray(n_perturbed, dtype=np.int64)
     return pd.DataFrame({
