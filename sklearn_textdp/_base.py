@@ -20,8 +20,15 @@ from sklearn.utils.validation import check_is_fitted
 from ._cache import cached
 from ._documents import check_documents
 from ._embeddings import Embeddings, load_embeddings
-from ._text import apply_case, case_patterns, detokenize, is_word, normalize_words, tokenize
-from .privacy import EPSILON, PrivacyLeakWarning, document_privacy_cost
+from ._text import (
+    apply_case,
+    case_patterns,
+    detokenize,
+    is_word,
+    normalize_words,
+    tokenize,
+)
+from .privacy import EPSILON, PrivacyLeakWarning, document_privacy_cost, warn_user
 from .utils._random import block_rng, root_seed_sequence
 from .utils._sklearn_compat import Interval, StrOptions
 
@@ -55,8 +62,9 @@ def output_vocabulary(embeddings):
                 "The embeddings hold fewer than 2 single-word entries; nothing to "
                 "substitute with."
             )
-        return Embeddings._trusted(keys[rows], embeddings.vectors[rows],
-                                   embeddings.source)
+        return Embeddings._trusted(
+            keys[rows], embeddings.vectors[rows], embeddings.source
+        )
 
     return cached(("vocabulary", embeddings.fingerprint), compute)
 
@@ -72,12 +80,19 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         "placeholder": [str],
         "keep_words": [None, StrOptions({"english"}), list, tuple, set, frozenset],
         "perturb_on": [StrOptions({"always", "fit"})],
-        "max_document_epsilon": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "max_document_epsilon": [
+            None,
+            Interval(numbers.Real, 0, None, closed="neither"),
+        ],
         "budget_action": [StrOptions({"raise", "truncate"})],
         "n_jobs": [None, numbers.Integral],
         "verbose": ["verbose"],
-        "random_state": [None, Interval(numbers.Integral, 0, None, closed="left"),
-                         np.random.Generator, np.random.RandomState],
+        "random_state": [
+            None,
+            Interval(numbers.Integral, 0, None, closed="left"),
+            np.random.Generator,
+            np.random.RandomState,
+        ],
         "store_embeddings_in_pickle": ["boolean"],
     }
 
@@ -91,16 +106,14 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.embeddings_ = output_vocabulary(embeddings)
         self.keep_words_ = self._normalized_keep_words()
         if self.unknown_words == "keep":
-            warnings.warn(
+            warn_user(
                 "unknown_words='keep' releases every word missing from the vocabulary "
-                "in clear (names, typos, rare words): they get no privacy at all.",
-                PrivacyLeakWarning, stacklevel=3,
+                "in clear (names, typos, rare words): they get no privacy at all."
             )
         if self.keep_words_:
-            warnings.warn(
+            warn_user(
                 f"keep_words: {len(self.keep_words_)} words are released in clear "
-                "wherever they occur; only use a public list (e.g. stop words).",
-                PrivacyLeakWarning, stacklevel=3,
+                "wherever they occur; only use a public list (e.g. stop words)."
             )
 
     def _check_keep_words(self):
@@ -177,8 +190,9 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         check_is_fitted(self, "mechanism_")
         if self.perturb_on == "fit":
             docs = check_documents(X)
-            return docs.rebuild([docs.texts(i) for i in range(len(docs.columns))],
-                                self._output_kind())
+            return docs.rebuild(
+                [docs.texts(i) for i in range(len(docs.columns))], self._output_kind()
+            )
         self._warn_on_repeated_release()
         return self._perturb(X)
 
@@ -192,12 +206,12 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         calls = self.__dict__.get("_transform_calls", 0) + 1
         self.__dict__["_transform_calls"] = calls
         if calls == 2 and self.random_state is None:
-            warnings.warn(
+            warn_user(
                 "This substituter has perturbed text more than once. Each call draws "
                 "fresh noise: any document perturbed in two calls is released twice, "
                 "its privacy loss doubles, and the releases can be averaged. Perturb "
                 "each document once (sklearn_textdp.perturb_once) and account with "
-                "privacy_cost.", PrivacyLeakWarning, stacklevel=3,
+                "privacy_cost."
             )
 
     def _perturb(self, X, seed_sequence=None):
@@ -205,35 +219,47 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         given, else from ``random_state``. Partitioned runs (Dask, Spark) pass one
         spawned SeedSequence per partition."""
         docs = check_documents(X)
-        if getattr(self, "feature_names_in_", None) is not None and docs.kind == "frame":
+        if (
+            getattr(self, "feature_names_in_", None) is not None
+            and docs.kind == "frame"
+        ):
             if list(docs.names) != list(self.feature_names_in_):
                 raise ValueError(
                     f"X has columns {docs.names}, but the substituter was fitted on "
                     f"{list(self.feature_names_in_)}."
                 )
-        root = (root_seed_sequence(self.random_state) if seed_sequence is None
-                else seed_sequence)
+        root = (
+            root_seed_sequence(self.random_state)
+            if seed_sequence is None
+            else seed_sequence
+        )
         outputs = []
         for column in range(len(docs.columns)):
-            column_root = np.random.SeedSequence(root.entropy,
-                                                 spawn_key=(*root.spawn_key, column))
+            column_root = np.random.SeedSequence(
+                root.entropy, spawn_key=(*root.spawn_key, column)
+            )
             outputs.append(self._perturb_texts(docs.texts(column), column_root))
         return docs.rebuild(outputs, self._output_kind())
 
     def _perturb_texts(self, texts, root):
         starts = range(0, len(texts), _BLOCK_DOCS)
-        blocks = [(texts[s:s + _BLOCK_DOCS], i) for i, s in enumerate(starts)]
+        blocks = [(texts[s : s + _BLOCK_DOCS], i) for i, s in enumerate(starts)]
         n_jobs = self.n_jobs if self.n_jobs is not None else 1
         if n_jobs == 1 or len(blocks) <= 1:
             iterator = blocks
             if self.verbose:
                 iterator = _progress(blocks, total=len(blocks))
-            results = [self._perturb_block(docs, block_rng(root, i)) for docs, i in iterator]
+            results = [
+                self._perturb_block(docs, block_rng(root, i)) for docs, i in iterator
+            ]
         else:
             from joblib import Parallel, delayed
 
-            results = Parallel(n_jobs=n_jobs, prefer="threads", verbose=int(self.verbose))(
-                delayed(self._perturb_block)(docs, block_rng(root, i)) for docs, i in blocks
+            results = Parallel(
+                n_jobs=n_jobs, prefer="threads", verbose=int(self.verbose)
+            )(
+                delayed(self._perturb_block)(docs, block_rng(root, i))
+                for docs, i in blocks
             )
         return [doc for block in results for doc in block]
 
@@ -255,12 +281,16 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         unknown = np.flatnonzero((rows < 0) & ~kept)
         new_words = words.copy()
         if len(perturbed):
-            chosen = np.concatenate([
-                self.mechanism_.sample(rows[perturbed[s:s + _TOKEN_CHUNK]], rng)
-                for s in range(0, len(perturbed), _TOKEN_CHUNK)
-            ])
+            chosen = np.concatenate(
+                [
+                    self.mechanism_.sample(rows[perturbed[s : s + _TOKEN_CHUNK]], rng)
+                    for s in range(0, len(perturbed), _TOKEN_CHUNK)
+                ]
+            )
             replacement = self.embeddings_.words[chosen]
-            new_words[perturbed] = apply_case(replacement, case_patterns(words[perturbed]))
+            new_words[perturbed] = apply_case(
+                replacement, case_patterns(words[perturbed])
+            )
         if len(unknown):
             self._replace_unknown(new_words, words, unknown, rng)
         pieces = batch.pieces.copy()
@@ -275,8 +305,9 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         elif self.unknown_words == "sample":
             # Drawn independently of the missing word: it reveals nothing about it.
             picks = rng.integers(0, len(self.embeddings_), size=len(unknown))
-            new_words[unknown] = apply_case(self.embeddings_.words[picks],
-                                            case_patterns(words[unknown]))
+            new_words[unknown] = apply_case(
+                self.embeddings_.words[picks], case_patterns(words[unknown])
+            )
 
     def _allowed_tokens(self):
         return math.floor(self.max_document_epsilon / self.epsilon + 1e-9)
@@ -300,7 +331,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         for doc in over:
             mine = perturbed[batch.word_docs[perturbed] == doc]
             cut = batch.word_positions[mine[allowed]]  # first word over the budget
-            pieces[cut:offsets[doc + 1]] = ""
+            pieces[cut : offsets[doc + 1]] = ""
         return pieces
 
     # --------------------------------------------------------------- reporting
@@ -339,16 +370,19 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         n_perturbed = per_doc((rows >= 0) & ~kept)
         if self.max_document_epsilon is not None:
             n_perturbed = np.minimum(n_perturbed, self._allowed_tokens())
-        cost = document_privacy_cost(n_perturbed, self.epsilon,
-                                     self.vocabulary_diameter_)
+        cost = document_privacy_cost(
+            n_perturbed, self.epsilon, self.vocabulary_diameter_
+        )
         cost.insert(0, "n_words", batch.words_per_doc())
         cost.insert(2, "n_unknown", per_doc((rows < 0) & ~kept))
         cost.insert(3, "n_kept", per_doc(kept))
-        full = pd.DataFrame(0, index=np.arange(len(docs.columns[0])), columns=cost.columns,
-                            dtype=float)
+        full = pd.DataFrame(
+            0, index=np.arange(len(docs.columns[0])), columns=cost.columns, dtype=float
+        )
         full.loc[~docs.missing[0]] = cost.to_numpy()
-        full = full.astype({c: np.int64 for c in ("n_words", "n_perturbed",
-                                                   "n_unknown", "n_kept")})
+        full = full.astype(
+            dict.fromkeys(("n_words", "n_perturbed", "n_unknown", "n_kept"), np.int64)
+        )
         if docs.kind == "series":
             full.index = docs.original.index
         return full
@@ -357,7 +391,10 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never strip the live estimator
         state.pop("_transform_calls", None)
-        if getattr(self, "store_embeddings_in_pickle", True) or "mechanism_" not in state:
+        if (
+            getattr(self, "store_embeddings_in_pickle", True)
+            or "mechanism_" not in state
+        ):
             return state
         if getattr(self, "sensitive_frequencies", "embedding") == "data":
             raise ValueError(

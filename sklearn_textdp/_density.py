@@ -16,8 +16,9 @@ __all__ = ["log_prior"]
 KDE_SAMPLE_SIZE = 2000
 
 
-def log_prior(vectors, kind, *, graph=None, bandwidth="auto", weight=1.0,
-              random_state=0):
+def log_prior(
+    vectors, kind, *, graph=None, bandwidth="auto", weight=1.0, random_state=0
+):
     """Normalised log prior over the rows of ``vectors``, or None for uniform.
 
     Parameters
@@ -84,8 +85,11 @@ def _kde_log_density(vectors, graph, bandwidth, random_state):
     rng = np.random.default_rng(random_state)
     size = min(KDE_SAMPLE_SIZE, n_words)
     sample = np.sort(rng.choice(n_words, size=size, replace=False))
-    kde = KernelDensity(kernel="gaussian", algorithm="ball_tree",
-                        bandwidth=_resolve_bandwidth(bandwidth, graph, data))
+    kde = KernelDensity(
+        kernel="gaussian",
+        algorithm="ball_tree",
+        bandwidth=_resolve_bandwidth(bandwidth, graph, data),
+    )
     log_density = kde.fit(data[sample]).score_samples(data)
     if size < 2:
         return log_density

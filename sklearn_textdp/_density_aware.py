@@ -1,7 +1,6 @@
 """DensityAwareSubstituter: selection among nearby words, calibrated to density."""
 
 import numbers
-import warnings
 
 import numpy as np
 
@@ -17,7 +16,7 @@ from .mechanisms import (
     TruncatedGumbel,
     sensitive_words_by_rank,
 )
-from .privacy import PrivacyLeakWarning
+from .privacy import warn_user
 from .utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 __all__ = ["DensityAwareSubstituter"]
@@ -196,14 +195,20 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         "truncation": [StrOptions({"knn", "radius", "partition"}), None],
         "selection": [StrOptions({"exponential", "gumbel"})],
         "prior": [StrOptions({"kde", "knn"}), None],
-        "bandwidth": [Interval(numbers.Real, 0, None, closed="neither"),
-                      StrOptions({"auto", "scott", "silverman"})],
+        "bandwidth": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            StrOptions({"auto", "scott", "silverman"}),
+        ],
         "prior_weight": [Interval(numbers.Real, 0, None, closed="left")],
-        "poisson_mean": [Interval(numbers.Real, 0, None, closed="neither"),
-                         StrOptions({"auto"})],
+        "poisson_mean": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
         "max_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
-        "radius": [Interval(numbers.Real, 0, None, closed="neither"),
-                   StrOptions({"auto"})],
+        "radius": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
         "partition_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "sensitive_fraction": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "perturb_probability": [Interval(numbers.Real, 0, 1, closed="both")],
@@ -213,16 +218,37 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         "neighbor_algorithm": [StrOptions({"auto", "exact", "approximate"})],
     }
 
-    def __init__(self, epsilon=10.0, *, embeddings=None, truncation="knn",
-                 selection="exponential", prior="kde", bandwidth="auto",
-                 prior_weight=1.0, poisson_mean="auto", max_neighbors=64,
-                 radius="auto", partition_size=20, sensitive_fraction=None,
-                 perturb_probability=0.2, sensitive_frequencies="embedding",
-                 sampler="exact", mh_steps=200,
-                 neighbor_algorithm="auto", unknown_words="placeholder",
-                 placeholder="<unk>", keep_words=None, perturb_on="always",
-                 max_document_epsilon=None, budget_action="raise", n_jobs=None,
-                 verbose=0, random_state=None, store_embeddings_in_pickle=True):
+    def __init__(
+        self,
+        epsilon=10.0,
+        *,
+        embeddings=None,
+        truncation="knn",
+        selection="exponential",
+        prior="kde",
+        bandwidth="auto",
+        prior_weight=1.0,
+        poisson_mean="auto",
+        max_neighbors=64,
+        radius="auto",
+        partition_size=20,
+        sensitive_fraction=None,
+        perturb_probability=0.2,
+        sensitive_frequencies="embedding",
+        sampler="exact",
+        mh_steps=200,
+        neighbor_algorithm="auto",
+        unknown_words="placeholder",
+        placeholder="<unk>",
+        keep_words=None,
+        perturb_on="always",
+        max_document_epsilon=None,
+        budget_action="raise",
+        n_jobs=None,
+        verbose=0,
+        random_state=None,
+        store_embeddings_in_pickle=True,
+    ):
         self.epsilon = epsilon
         self.embeddings = embeddings
         self.truncation = truncation
@@ -275,7 +301,8 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
                 "radius, a word without neighbours inside it would never change."
             )
         if self.sensitive_fraction is not None and (
-                self.truncation is not None or self.sampler != "exact"):
+            self.truncation is not None or self.sampler != "exact"
+        ):
             raise ValueError(
                 "sensitive_fraction (SanText+) perturbs over the whole vocabulary: use "
                 "it with truncation=None and sampler='exact'."
@@ -295,48 +322,70 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         self._check_params()
         vocabulary = self.embeddings_
         n_words = len(vocabulary)
-        self.graph_ = neighbor_graph(vocabulary, self.max_neighbors,
-                                     self.neighbor_algorithm, self.n_jobs)
+        self.graph_ = neighbor_graph(
+            vocabulary, self.max_neighbors, self.neighbor_algorithm, self.n_jobs
+        )
         self.vocabulary_diameter_ = self.graph_.max_distance
-        self.log_prior_ = prior(vocabulary, self.prior, self.graph_, self.bandwidth,
-                                self.prior_weight)
+        self.log_prior_ = prior(
+            vocabulary, self.prior, self.graph_, self.bandwidth, self.prior_weight
+        )
         poisson_mean = None if self.poisson_mean == "auto" else self.poisson_mean
         if self.selection == "gumbel":
             warn_if_approximate(self.graph_, "The truncated Gumbel mechanism")
             if self.prior is not None:
-                warnings.warn(
-                    "prior is ignored by selection='gumbel' (the published mechanism "
-                    "has no prior).", UserWarning, stacklevel=3)
-            mechanism = TruncatedGumbel(self.graph_, epsilon=self.epsilon,
-                                        n_words=n_words, poisson_mean=poisson_mean,
-                                        max_neighbors=self.max_neighbors)
+                warn_user(
+                    "prior is ignored by selection='gumbel' (the published "
+                    "mechanism has no prior).",
+                    UserWarning,
+                )
+            mechanism = TruncatedGumbel(
+                self.graph_,
+                epsilon=self.epsilon,
+                n_words=n_words,
+                poisson_mean=poisson_mean,
+                max_neighbors=self.max_neighbors,
+            )
             self.alpha_, self.gumbel_scale_ = mechanism.alpha, mechanism.scale
             return mechanism
         if self.truncation is None:
             return self._fit_full(vocabulary, docs)
         if self.truncation == "partition":
-            return CusText(vocabulary.vectors, epsilon=self.epsilon,
-                           partition_size=self.partition_size, graph=self.graph_)
+            return CusText(
+                vocabulary.vectors,
+                epsilon=self.epsilon,
+                partition_size=self.partition_size,
+                graph=self.graph_,
+            )
         if self.truncation == "radius":
-            self.radius_ = (tem_radius(self.epsilon, n_words, 0.001)
-                            if self.radius == "auto" else float(self.radius))
-            return FullExponential(vocabulary.vectors, epsilon=self.epsilon,
-                                   log_prior=self.log_prior_, gamma=self.radius_)
+            self.radius_ = (
+                tem_radius(self.epsilon, n_words, 0.001)
+                if self.radius == "auto"
+                else float(self.radius)
+            )
+            return FullExponential(
+                vocabulary.vectors,
+                epsilon=self.epsilon,
+                log_prior=self.log_prior_,
+                gamma=self.radius_,
+            )
         warn_if_approximate(self.graph_, "The truncated exponential mechanism")
         return TruncatedExponential(
-            self.graph_, epsilon=self.epsilon, n_words=n_words,
-            log_prior=self.log_prior_, poisson_mean=poisson_mean,
+            self.graph_,
+            epsilon=self.epsilon,
+            n_words=n_words,
+            log_prior=self.log_prior_,
+            poisson_mean=poisson_mean,
             max_neighbors=self.max_neighbors,
         )
 
     def _sensitive_words(self, vocabulary, docs):
         if self.sensitive_frequencies == "embedding":
             return sensitive_words_by_rank(len(vocabulary), self.sensitive_fraction)
-        warnings.warn(
+        warn_user(
             "sensitive_frequencies='data' chooses the sensitive words from the word "
             "frequencies of the private documents given to fit: the fitted estimator "
             "and the support of its outputs depend on the private data, which the "
-            "guarantee does not cover.", PrivacyLeakWarning, stacklevel=5,
+            "guarantee does not cover."
         )
         texts = [t for i in range(len(docs.columns)) for t in docs.texts(i)]
         batch = tokenize(texts)
@@ -344,25 +393,37 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         counts = np.bincount(rows[rows >= 0], minlength=len(vocabulary))
         # Rank by decreasing count; the embedding's order breaks ties.
         rank = np.empty(len(vocabulary), dtype=np.int64)
-        rank[np.lexsort((np.arange(len(vocabulary)), -counts))] = np.arange(len(vocabulary))
+        rank[np.lexsort((np.arange(len(vocabulary)), -counts))] = np.arange(
+            len(vocabulary)
+        )
         return sensitive_words_by_rank(len(vocabulary), self.sensitive_fraction, rank)
 
     def _fit_full(self, vocabulary, docs):
         if self.sensitive_fraction is not None:
-            return SanTextPlus(vocabulary.vectors, epsilon=self.epsilon,
-                               sensitive=self._sensitive_words(vocabulary, docs),
-                               perturb_probability=self.perturb_probability)
-        mechanism = FullExponential(vocabulary.vectors, epsilon=self.epsilon,
-                                    log_prior=self.log_prior_, sampler=self.sampler,
-                                    graph=self.graph_, mh_steps=self.mh_steps)
+            return SanTextPlus(
+                vocabulary.vectors,
+                epsilon=self.epsilon,
+                sensitive=self._sensitive_words(vocabulary, docs),
+                perturb_probability=self.perturb_probability,
+            )
+        mechanism = FullExponential(
+            vocabulary.vectors,
+            epsilon=self.epsilon,
+            log_prior=self.log_prior_,
+            sampler=self.sampler,
+            graph=self.graph_,
+            mh_steps=self.mh_steps,
+        )
         if self.sampler == "metropolis":
-            warnings.warn(
+            warn_user(
                 "sampler='metropolis' returns approximate samples: the guarantee holds "
-                "only up to the chain's distance to its target law (see Notes).",
-                PrivacyLeakWarning, stacklevel=4,
+                "only up to the chain's distance to its target law (see Notes)."
             )
             rng = np.random.default_rng(0)  # diagnostics on public words only
-            words = rng.choice(len(vocabulary), size=min(_MH_DIAGNOSTIC_WORDS,
-                                                         len(vocabulary)), replace=False)
+            words = rng.choice(
+                len(vocabulary),
+                size=min(_MH_DIAGNOSTIC_WORDS, len(vocabulary)),
+                replace=False,
+            )
             _, self.mh_acceptance_rate_ = mechanism.metropolis(words, rng)
         return mechanism

@@ -118,22 +118,30 @@ def perturb_dask(substituter, data, column=None, *, random_state=None):
     check_is_fitted(substituter, "mechanism_")
     if isinstance(data, dd.DataFrame):
         if column is None:
-            raise ValueError("column is required for a Dask DataFrame: the name of "
-                             "the text column.")
+            raise ValueError(
+                "column is required for a Dask DataFrame: the name of the text column."
+            )
         if column not in data.columns:
-            raise ValueError(f"data has no column {column!r}; its columns are "
-                             f"{list(data.columns)}.")
+            raise ValueError(
+                f"data has no column {column!r}; its columns are {list(data.columns)}."
+            )
     elif isinstance(data, dd.Series):
         if column is not None:
             raise ValueError("column must be None for a Dask Series.")
     else:
-        raise TypeError("data must be a Dask DataFrame or Series; got "
-                        f"{type(data).__name__}.")
+        raise TypeError(
+            f"data must be a Dask DataFrame or Series; got {type(data).__name__}."
+        )
     # One graph key holds the substituter; every partition task depends on it.
     shipped = dask.delayed(substituter, pure=True)
-    return data.map_partitions(_perturb_partition, shipped, column,
-                               _run_seed(substituter, random_state),
-                               meta=data._meta, enforce_metadata=False)
+    return data.map_partitions(
+        _perturb_partition,
+        shipped,
+        column,
+        _run_seed(substituter, random_state),
+        meta=data._meta,
+        enforce_metadata=False,
+    )
 
 
 # ====================================================================== Spark
@@ -149,8 +157,9 @@ def _spark_partition_id():
 
 def _value(substituter):
     """The substituter, or the value of a pyspark Broadcast holding one."""
-    if type(substituter).__module__.startswith("pyspark") and hasattr(substituter,
-                                                                       "value"):
+    if type(substituter).__module__.startswith("pyspark") and hasattr(
+        substituter, "value"
+    ):
         return substituter.value
     return substituter
 
@@ -224,8 +233,9 @@ def spark_perturber(substituter, column, *, random_state=None):
             partition = next(calls)
         for number, batch in enumerate(batches):
             out = batch.copy(deep=False)
-            out[column] = fitted._perturb(batch[column],
-                                          _partition_seed(run_seed, partition, number))
+            out[column] = fitted._perturb(
+                batch[column], _partition_seed(run_seed, partition, number)
+            )
             yield out
 
     return perturb

@@ -60,7 +60,9 @@ class Documents:
         """Put ``outputs`` (one list of str per column, non-missing rows only) back
         into the input's container, or into ``output`` ("pandas"/"polars")."""
         columns = []
-        for values, missing, new in zip(self.columns, self.missing, outputs):
+        for values, missing, new in zip(
+            self.columns, self.missing, outputs, strict=True
+        ):
             column = values.copy()
             column[~missing] = new
             columns.append(column)
@@ -76,17 +78,24 @@ class Documents:
     def _as_pandas(self, columns, keep_dtype=True):
         index = self.original.index if self.kind in ("series", "frame") else None
         if self.one_dimensional:
-            dtype = self.original.dtype if keep_dtype and self.kind == "series" else None
-            if dtype is not None and dtype == object:
+            dtype = (
+                self.original.dtype if keep_dtype and self.kind == "series" else None
+            )
+            if dtype is not None and pd.api.types.is_object_dtype(dtype):
                 dtype = None
-            return pd.Series(columns[0], index=index, name=self.names[0],
-                             dtype=dtype if dtype is not None else object)
-        frame = pd.DataFrame(dict(zip(range(len(columns)), columns)), index=index)
-        frame.columns = (self.original.columns if self.kind == "frame"
-                         else self.names)
+            return pd.Series(
+                columns[0],
+                index=index,
+                name=self.names[0],
+                dtype=dtype if dtype is not None else object,
+            )
+        frame = pd.DataFrame(
+            dict(zip(range(len(columns)), columns, strict=True)), index=index
+        )
+        frame.columns = self.original.columns if self.kind == "frame" else self.names
         if keep_dtype and self.kind == "frame":
             for name, dtype in self.original.dtypes.items():
-                if dtype != object:
+                if not pd.api.types.is_object_dtype(dtype):
                     frame[name] = frame[name].astype(dtype)
         return frame
 
@@ -112,7 +121,7 @@ def _check_column(values, where):
     present = values[~missing]
     if len(present) and pd.api.types.infer_dtype(present, skipna=False) != "string":
         rows = np.flatnonzero(~missing)
-        for position, value in zip(rows, present):
+        for position, value in zip(rows, present, strict=True):
             if not isinstance(value, str):
                 raise TypeError(
                     f"{where(position)} is a {type(value).__name__} ({value!r:.60}); "

@@ -1,14 +1,13 @@
 """DPWordSubstituter: noise on the word vector, then the nearest word."""
 
 import numbers
-import warnings
 
 from ._base import BaseSubstituter
 from ._fitting import PUBLIC_SEED, diameter, neighbor_graph
 from ._neighbors import EXACT_GRAPH_MAX_WORDS
 from .mechanisms import ApproximateDecoder, ExactDecoder
 from .mechanisms._laplace import CalibratedLaplace, Mahalanobis, Vickrey
-from .privacy import PrivacyLeakWarning
+from .privacy import warn_user
 from .utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 __all__ = ["DPWordSubstituter"]
@@ -137,19 +136,34 @@ default="laplace"
 
     _parameter_constraints = {
         **BaseSubstituter._parameter_constraints,
-        "mechanism": [StrOptions({"laplace", "mahalanobis", "vickrey",
-                                  "vickrey-mahalanobis"})],
+        "mechanism": [
+            StrOptions({"laplace", "mahalanobis", "vickrey", "vickrey-mahalanobis"})
+        ],
         "covariance_weight": [Interval(numbers.Real, 0, 1, closed="both")],
         "threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "decoder": [StrOptions({"exact", "approximate"})],
     }
 
-    def __init__(self, epsilon=10.0, *, embeddings=None, mechanism="laplace",
-                 covariance_weight=0.2, threshold=0.5, decoder="exact",
-                 unknown_words="placeholder", placeholder="<unk>", keep_words=None,
-                 perturb_on="always", max_document_epsilon=None, budget_action="raise",
-                 n_jobs=None, verbose=0, random_state=None,
-                 store_embeddings_in_pickle=True):
+    def __init__(
+        self,
+        epsilon=10.0,
+        *,
+        embeddings=None,
+        mechanism="laplace",
+        covariance_weight=0.2,
+        threshold=0.5,
+        decoder="exact",
+        unknown_words="placeholder",
+        placeholder="<unk>",
+        keep_words=None,
+        perturb_on="always",
+        max_document_epsilon=None,
+        budget_action="raise",
+        n_jobs=None,
+        verbose=0,
+        random_state=None,
+        store_embeddings_in_pickle=True,
+    ):
         self.epsilon = epsilon
         self.embeddings = embeddings
         self.mechanism = mechanism
@@ -195,19 +209,23 @@ default="laplace"
         if self.decoder == "exact":
             decoder = ExactDecoder(vectors, self.graph_)
         else:
-            warnings.warn(
+            warn_user(
                 "decoder='approximate' does not always return the nearest word: the "
                 "noise's guarantee still holds (the decoding only reads the noisy "
                 "vector and the public index), but N_w / S_w and utility shift, and "
-                "the query time depends on the query (a timing side channel).",
-                PrivacyLeakWarning, stacklevel=3,
+                "the query time depends on the query (a timing side channel)."
             )
             decoder = ApproximateDecoder(vectors, random_state=PUBLIC_SEED)
         kwargs = {"epsilon": self.epsilon, "decoder": decoder}
         if self.mechanism == "laplace":
             return CalibratedLaplace(vectors, **kwargs)
         if self.mechanism == "mahalanobis":
-            return Mahalanobis(vectors, covariance_weight=self.covariance_weight, **kwargs)
-        weight = self.covariance_weight if self.mechanism == "vickrey-mahalanobis" else None
-        return Vickrey(vectors, threshold=self.threshold, covariance_weight=weight,
-                       **kwargs)
+            return Mahalanobis(
+                vectors, covariance_weight=self.covariance_weight, **kwargs
+            )
+        weight = (
+            self.covariance_weight if self.mechanism == "vickrey-mahalanobis" else None
+        )
+        return Vickrey(
+            vectors, threshold=self.threshold, covariance_weight=weight, **kwargs
+        )

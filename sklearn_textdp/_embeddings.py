@@ -193,10 +193,13 @@ def load_embeddings(source=None, *, max_words=None):
     True
     """
     if max_words is not None and (
-        isinstance(max_words, bool) or not isinstance(max_words, (int, np.integer))
+        isinstance(max_words, bool)
+        or not isinstance(max_words, (int, np.integer))
         or max_words < 1
     ):
-        raise ValueError(f"max_words must be a positive int or None, got {max_words!r}.")
+        raise ValueError(
+            f"max_words must be a positive int or None, got {max_words!r}."
+        )
     embeddings = _load(source)
     if max_words is not None and max_words < len(embeddings):
         embeddings = embeddings.subset(np.arange(max_words))
@@ -223,8 +226,9 @@ def _load(source):
     if isinstance(source, Mapping):
         if len(source) == 0:
             raise ValueError("The embeddings are empty: the mapping has no words.")
-        return Embeddings(list(source.keys()), _stack_rows(list(source.values()),
-                                                           list(source.keys())))
+        return Embeddings(
+            list(source.keys()), _stack_rows(list(source.values()), list(source.keys()))
+        )
     if hasattr(source, "index_to_key") and hasattr(source, "vectors"):
         return Embeddings(list(source.index_to_key), source.vectors)
     raise TypeError(
@@ -280,7 +284,9 @@ def _load_path(path):
 
 
 def _open_binary(path):
-    return gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")
+    return (
+        gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")
+    )
 
 
 def _read_text(path):
@@ -301,8 +307,14 @@ def _read_text(path):
         raise ValueError(f"{path}: the embeddings are empty (no vectors).")
     try:
         frame = pd.read_csv(
-            io.StringIO(body), sep=" ", header=None, quoting=3, na_filter=False,
-            keep_default_na=False, dtype={0: object}, engine="c",
+            io.StringIO(body),
+            sep=" ",
+            header=None,
+            quoting=3,
+            na_filter=False,
+            keep_default_na=False,
+            dtype={0: object},
+            engine="c",
             skip_blank_lines=True,
         )
     except (pd.errors.ParserError, ValueError):
@@ -344,7 +356,7 @@ def _read_text_slowly(body, path, expected_dim, line_offset):
         # Words may contain spaces (GloVe 840B has a few): the vector is the tail.
         word = " ".join(parts[: len(parts) - expected_dim])
         try:
-            rows.append(np.array(parts[len(parts) - expected_dim:], dtype=np.float32))
+            rows.append(np.array(parts[len(parts) - expected_dim :], dtype=np.float32))
         except ValueError:
             raise ValueError(
                 f"{path}, line {number} (word {word!r}): values are not numbers."
@@ -360,7 +372,9 @@ def _read_word2vec_binary(path):
     try:
         n_words, dim = (int(part) for part in raw[:header_end].split())
     except ValueError:
-        raise ValueError(f"{path}: a word2vec binary file starts with 'n_words dim'.")
+        raise ValueError(
+            f"{path}: a word2vec binary file starts with 'n_words dim'."
+        ) from None
     if n_words == 0 or dim == 0:
         raise ValueError(f"{path}: the embeddings are empty.")
     words = []
@@ -368,7 +382,7 @@ def _read_word2vec_binary(path):
     pos = header_end + 1
     width = 4 * dim
     for row in range(n_words):
-        while raw[pos:pos + 1] in (b"\n", b" "):
+        while raw[pos : pos + 1] in (b"\n", b" "):
             pos += 1
         space = raw.find(b" ", pos)
         if space < 0 or space + 1 + width > len(raw):

@@ -24,25 +24,45 @@ def neighbor_graph(embeddings, n_neighbors, algorithm="auto", n_jobs=None):
     n_neighbors = int(min(n_neighbors, len(embeddings) - 1))
     return cached(
         ("graph", embeddings.fingerprint, n_neighbors, algorithm),
-        lambda: build_neighbor_graph(embeddings.vectors, n_neighbors,
-                                     algorithm=algorithm, random_state=PUBLIC_SEED,
-                                     n_jobs=n_jobs),
+        lambda: build_neighbor_graph(
+            embeddings.vectors,
+            n_neighbors,
+            algorithm=algorithm,
+            random_state=PUBLIC_SEED,
+            n_jobs=n_jobs,
+        ),
     )
 
 
 def diameter(embeddings):
-    return cached(("diameter", embeddings.fingerprint),
-                  lambda: vocabulary_diameter(embeddings.vectors))
+    return cached(
+        ("diameter", embeddings.fingerprint),
+        lambda: vocabulary_diameter(embeddings.vectors),
+    )
 
 
 def prior(embeddings, kind, graph, bandwidth, weight):
     if kind is None:
         return None
-    key = ("prior", embeddings.fingerprint, kind, str(bandwidth), float(weight),
-           graph.n_neighbors if graph is not None else None)
-    return cached(key, lambda: log_prior(embeddings.vectors, kind, graph=graph,
-                                         bandwidth=bandwidth, weight=weight,
-                                         random_state=PUBLIC_SEED))
+    key = (
+        "prior",
+        embeddings.fingerprint,
+        kind,
+        str(bandwidth),
+        float(weight),
+        graph.n_neighbors if graph is not None else None,
+    )
+    return cached(
+        key,
+        lambda: log_prior(
+            embeddings.vectors,
+            kind,
+            graph=graph,
+            bandwidth=bandwidth,
+            weight=weight,
+            random_state=PUBLIC_SEED,
+        ),
+    )
 
 
 def tem_radius(epsilon, n_words, beta):

@@ -200,8 +200,9 @@ invalid start byte 0xff; give the right --encoding (e.g. latin-1, cp1252)
         try:
             text = decoder.decode(block, final)
         except UnicodeDecodeError as exc:
-            raise _decoding_error(exc, encoding, name, consumed, len(block),
-                                  lines_done, pending) from None
+            raise _decoding_error(
+                exc, encoding, name, consumed, len(block), lines_done, pending
+            ) from None
         consumed += len(block)
         data = pending + text
         position = 0
@@ -222,9 +223,9 @@ def _decoding_error(exc, encoding, name, consumed, block_length, lines_done, pen
     # exc.object is the decoder's leftover bytes followed by the new block.
     leftover = len(exc.object) - block_length
     offset = consumed - leftover + exc.start
-    valid = exc.object[:exc.start].decode(encoding, errors="replace")
+    valid = exc.object[: exc.start].decode(encoding, errors="replace")
     line = lines_done + 1 + (pending + valid).count("\n")
-    bad = exc.object[exc.start:exc.end].hex()
+    bad = exc.object[exc.start : exc.end].hex()
     shown = "utf-8" if encoding == "utf-8-sig" else encoding
     return InputError(
         f"{name}: not valid {shown} text at byte {offset} (line {line}): "
@@ -285,8 +286,9 @@ class _CsvChunk(_Chunk):
     def __init__(self, start_row, rows, lines, header, column):
         self.rows, self.lines, self.header, self.column = rows, lines, header, column
         index = header.index(column)
-        super().__init__(start_row, [row[index] if row[index] != "" else None
-                                     for row in rows])
+        super().__init__(
+            start_row, [row[index] if row[index] != "" else None for row in rows]
+        )
 
     def where(self, i):
         return f"{super().where(i)} (line {self.lines[i]})"
@@ -376,8 +378,9 @@ class _JsonChunk(_Chunk):
 class _ArrowChunk(_Chunk):
     def __init__(self, start_row, batch, column):
         self.batch, self.column = batch, column
-        super().__init__(start_row, batch.column(batch.schema.get_field_index(column))
-                         .to_pylist())
+        super().__init__(
+            start_row, batch.column(batch.schema.get_field_index(column)).to_pylist()
+        )
 
     def as_arrow(self, texts, schema):
         import pyarrow as pa
@@ -398,8 +401,9 @@ class _ArrowChunk(_Chunk):
         return records
 
     def as_rows(self, texts, columns):
-        return [[_cell(record[key]) for key in columns]
-                for record in self.as_records(texts)]
+        return [
+            [_cell(record[key]) for key in columns] for record in self.as_records(texts)
+        ]
 
 
 # --------------------------------------------------------------------- readers
@@ -429,8 +433,9 @@ class _Reader:
 
 
 class _CsvReader(_Reader):
-    def __init__(self, counter, stream, name, column, chunk_size, *, encoding,
-                 delimiter):
+    def __init__(
+        self, counter, stream, name, column, chunk_size, *, encoding, delimiter
+    ):
         super().__init__(name, column, chunk_size)
         self._counter = counter
         self.delimiter = delimiter
@@ -504,8 +509,9 @@ class _JsonLinesReader(_Reader):
     def __init__(self, counter, stream, name, column, chunk_size, *, encoding):
         super().__init__(name, column, chunk_size)
         self._counter = counter
-        self._records = self._parse(decoded_lines(stream, encoding, name=name,
-                                                  newline="lf"))
+        self._records = self._parse(
+            decoded_lines(stream, encoding, name=name, newline="lf")
+        )
         # The columns are the fields of the first chunk, in order of appearance.
         self._first = self._take()
         columns = {}
@@ -585,8 +591,12 @@ class _ParquetReader(_Reader):
         super().check_column()
         kind = self.schema.field(self.column).type
         value = kind.value_type if pa.types.is_dictionary(kind) else kind
-        if not (pa.types.is_string(value) or pa.types.is_large_string(value)
-                or pa.types.is_string_view(value) or pa.types.is_null(value)):
+        if not (
+            pa.types.is_string(value)
+            or pa.types.is_large_string(value)
+            or pa.types.is_string_view(value)
+            or pa.types.is_null(value)
+        ):
             raise InputError(
                 f"{self.name}: column {self.column!r} has type {kind}; expected strings"
             )
@@ -673,11 +683,19 @@ def open_reader(path, fmt, column, *, chunk_size=10_000, encoding="utf-8"):
                 stream = gzip.GzipFile(fileobj=stream, mode="rb")
             try:
                 if fmt == "jsonl":
-                    reader = _JsonLinesReader(counter, stream, name, column, chunk_size,
-                                              encoding=encoding)
+                    reader = _JsonLinesReader(
+                        counter, stream, name, column, chunk_size, encoding=encoding
+                    )
                 else:
-                    reader = _CsvReader(counter, stream, name, column, chunk_size,
-                                        encoding=encoding, delimiter=_DELIMITERS[fmt])
+                    reader = _CsvReader(
+                        counter,
+                        stream,
+                        name,
+                        column,
+                        chunk_size,
+                        encoding=encoding,
+                        delimiter=_DELIMITERS[fmt],
+                    )
             except (OSError, EOFError) as exc:  # e.g. a corrupt gzip stream
                 raise InputError(f"{name}: cannot read: {exc}") from None
             reader.total = _file_size(raw)
@@ -777,15 +795,17 @@ class _TextWriter(_Writer):
         stream = _Unclosable(stream)
         if _is_gzip(path):
             stream = gzip.GzipFile(fileobj=stream, mode="wb", mtime=0)
-        self._text = io.TextIOWrapper(stream, encoding="utf-8", newline="",
-                                      errors=self.errors)
+        self._text = io.TextIOWrapper(
+            stream, encoding="utf-8", newline="", errors=self.errors
+        )
 
     def close(self):
         try:
             self._text.close()  # flushes, and writes the gzip trailer
         except UnicodeEncodeError as exc:
             raise OutputError(
-                f"cannot encode the output as UTF-8: {exc.reason}") from None
+                f"cannot encode the output as UTF-8: {exc.reason}"
+            ) from None
 
 
 class _CsvWriter(_TextWriter):
@@ -793,8 +813,9 @@ class _CsvWriter(_TextWriter):
         super().__init__(stream, path)
         self.columns = columns
         # "\r\n" (RFC 4180): with "\n", Python's csv would not quote a lone "\r".
-        self._writer = csv.writer(self._text, delimiter=delimiter,
-                                  lineterminator="\r\n")
+        self._writer = csv.writer(
+            self._text, delimiter=delimiter, lineterminator="\r\n"
+        )
         self._header_written = False
 
     def _write_header(self):
@@ -856,7 +877,8 @@ class _ParquetWriter(_Writer):
             self._writer.write_batch(batch)
         except (pa.ArrowException, ValueError) as exc:
             raise OutputError(
-                f"cannot write {chunk.where(0)} and after: {exc}") from None
+                f"cannot write {chunk.where(0)} and after: {exc}"
+            ) from None
 
     def close(self):
         import pyarrow.parquet as pq
@@ -888,7 +910,8 @@ def open_writer(fmt, stream, path, reader):
         _require_pyarrow(OutputError)
         if path == "-":
             raise OutputError(
-                "Parquet cannot be written to standard output; give a file")
+                "Parquet cannot be written to standard output; give a file"
+            )
         schema = reader.arrow_schema()
         if schema is None and not reader.columns:
             import pyarrow as pa
@@ -925,7 +948,8 @@ def check_output_path(path, *, overwrite=False, input_path=None):
         raise OutputError(f"{path}: is a directory; give a file name")
     if os.path.lexists(path) and not overwrite:
         raise OutputError(
-            f"{path}: exists; refusing to overwrite it without --overwrite")
+            f"{path}: exists; refusing to overwrite it without --overwrite"
+        )
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise OutputError(f"{path}: directory {directory} does not exist")
@@ -1000,8 +1024,9 @@ def atomic_output(path, *, overwrite=False, input_path=None):
     if path == "-":
         stdout = getattr(sys.stdout, "buffer", None)
         if stdout is None:  # e.g. a notebook's text-only stdout
-            raise OutputError("standard output does not accept bytes here; give a "
-                              "file name")
+            raise OutputError(
+                "standard output does not accept bytes here; give a file name"
+            )
         sys.stdout.flush()
         yield stdout
         stdout.flush()
@@ -1011,10 +1036,12 @@ def atomic_output(path, *, overwrite=False, input_path=None):
     mode = _default_mode(path)
     try:
         fd, temporary = tempfile.mkstemp(
-            dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".textdp-tmp")
+            dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".textdp-tmp"
+        )
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write in {directory}: "
-                          f"{exc.strerror or exc}") from None
+        raise OutputError(
+            f"{path}: cannot write in {directory}: {exc.strerror or exc}"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh

@@ -1,11 +1,10 @@
 """The vocabulary's neighbour graph and the distance extremes the mechanisms need."""
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from .privacy import PrivacyLeakWarning
+from .privacy import warn_user
 
 __all__ = ["NeighborGraph", "build_neighbor_graph", "vocabulary_diameter"]
 
@@ -50,8 +49,9 @@ class NeighborGraph:
         return self.indices.shape[1] - 1
 
 
-def build_neighbor_graph(vectors, n_neighbors, *, algorithm="auto", random_state=0,
-                         n_jobs=None):
+def build_neighbor_graph(
+    vectors, n_neighbors, *, algorithm="auto", random_state=0, n_jobs=None
+):
     """Build the neighbour graph of the rows of ``vectors``.
 
     Parameters
@@ -91,8 +91,9 @@ def build_neighbor_graph(vectors, n_neighbors, *, algorithm="auto", random_state
     if algorithm == "exact":
         indices, distances = _exact_knn(vectors, n_neighbors + 1, n_jobs)
     elif algorithm == "approximate":
-        indices, distances = _approximate_knn(vectors, n_neighbors + 1, random_state,
-                                              n_jobs)
+        indices, distances = _approximate_knn(
+            vectors, n_neighbors + 1, random_state, n_jobs
+        )
     else:
         raise ValueError(
             f"algorithm must be 'auto', 'exact' or 'approximate'; got {algorithm!r}."
@@ -124,9 +125,13 @@ def _approximate_knn(vectors, k, random_state, n_jobs):
     from pynndescent import NNDescent
 
     index = NNDescent(
-        np.asarray(vectors, dtype=np.float32), n_neighbors=k, metric="euclidean",
-        random_state=random_state, n_jobs=-1 if n_jobs is None else n_jobs,
-        low_memory=True, compressed=True,
+        np.asarray(vectors, dtype=np.float32),
+        n_neighbors=k,
+        metric="euclidean",
+        random_state=random_state,
+        n_jobs=-1 if n_jobs is None else n_jobs,
+        low_memory=True,
+        compressed=True,
     )
     indices, distances = index.neighbor_graph
     return indices.astype(np.int32), distances.astype(np.float32)
@@ -187,9 +192,12 @@ def vocabulary_diameter(vectors, *, budget=2_000_000_000):
     while start < n_words and radii[start] + radii[0] > best:
         if spent + block * n_words > budget:
             return float(max(best, radii[start] + radii[0])), False
-        rows = order[start:start + block]
-        squared = (squared_norms[rows, None] + squared_norms[None, :]
-                   - 2.0 * data[rows] @ data.T)
+        rows = order[start : start + block]
+        squared = (
+            squared_norms[rows, None]
+            + squared_norms[None, :]
+            - 2.0 * data[rows] @ data.T
+        )
         best = max(best, float(np.sqrt(max(squared.max(), 0.0))))
         spent += len(rows) * n_words
         start += block
@@ -199,10 +207,9 @@ def vocabulary_diameter(vectors, *, budget=2_000_000_000):
 def warn_if_approximate(graph, what):
     """Warn that a guarantee resting on exact neighbour lists is weakened."""
     if not graph.exact:
-        warnings.warn(
+        warn_user(
             f"{what} uses an approximate neighbour graph (pynndescent): a true "
             "neighbour missing from a list changes the output distribution, so the "
             "stated guarantee holds only for the word pairs the graph gets right. "
-            "Use neighbor_algorithm='exact' for the full guarantee.",
-            PrivacyLeakWarning, stacklevel=3,
+            "Use neighbor_algorithm='exact' for the full guarantee."
         )

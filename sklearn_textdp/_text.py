@@ -6,9 +6,9 @@ A document is split into alternating *gaps* and *words*::
 
 Words are maximal runs of Unicode letters (strictly: word characters other than
 decimal digits and "_", so a stray superscript digit counts too), with the combining
-marks that follow them; gaps hold everything else (whitespace, punctuation, digits, emoji, control
-and zero-width characters) and may be empty. Joining the pieces gives back the
-document exactly, for every ``str``.
+marks that follow them; gaps hold everything else (whitespace, punctuation, digits,
+emoji, control and zero-width characters) and may be empty. Joining the pieces
+gives back the document exactly, for every ``str``.
 
 All functions work on whole batches of documents at once: the per-document work
 is done by the C regex engine and ``str`` methods, and the per-token work by numpy.
@@ -21,8 +21,15 @@ from itertools import chain
 
 import numpy as np
 
-__all__ = ["TokenizedBatch", "tokenize", "detokenize", "normalize_words",
-           "case_patterns", "apply_case", "WORD_PATTERN"]
+__all__ = [
+    "TokenizedBatch",
+    "tokenize",
+    "detokenize",
+    "normalize_words",
+    "case_patterns",
+    "apply_case",
+    "WORD_PATTERN",
+]
 
 LOWER, TITLE, UPPER = 0, 1, 2
 _SEP = "\x00"  # joins words for batch string operations; never inside a word
@@ -35,12 +42,17 @@ def _combining_mark_class():
     scan stays short at import time.
     """
     code_points = chain(range(0x30000), range(0xE0000, min(0xE1000, sys.maxunicode)))
-    marks = [c for c in code_points if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me")]
+    marks = [
+        c for c in code_points if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me")
+    ]
     ranges, start, prev = [], marks[0], marks[0]
     for c in marks[1:] + [-1]:
         if c != prev + 1:
-            ranges.append(re.escape(chr(start)) if start == prev
-                          else f"{re.escape(chr(start))}-{re.escape(chr(prev))}")
+            ranges.append(
+                re.escape(chr(start))
+                if start == prev
+                else f"{re.escape(chr(start))}-{re.escape(chr(prev))}"
+            )
             start = c
         prev = c
     return "".join(ranges)
@@ -119,7 +131,10 @@ def detokenize(batch, pieces=None):
     """Join the pieces of every document back into a list of strings."""
     pieces = batch.pieces if pieces is None else pieces
     offsets = batch.doc_offsets.tolist()
-    return ["".join(pieces[start:stop]) for start, stop in zip(offsets[:-1], offsets[1:])]
+    return [
+        "".join(pieces[start:stop])
+        for start, stop in zip(offsets[:-1], offsets[1:], strict=True)
+    ]
 
 
 def _map_joined(words, method):

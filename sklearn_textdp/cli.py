@@ -120,8 +120,10 @@ MECHANISMS = {
     "density": ("DensityAwareSubstituter", {}),
     "density-radius": ("DensityAwareSubstituter", {"truncation": "radius"}),
     # The published mechanism has no prior (the default prior would be ignored).
-    "truncated-gumbel": ("DensityAwareSubstituter", {"selection": "gumbel",
-                                                     "prior": None}),
+    "truncated-gumbel": (
+        "DensityAwareSubstituter",
+        {"selection": "gumbel", "prior": None},
+    ),
     "exponential": ("DensityAwareSubstituter", {"truncation": None}),
 }
 _MECHANISMS_HELP = """\
@@ -224,132 +226,264 @@ def _encoding(text):
 
 def _add_verbosity(parser):
     # SUPPRESS: "-v" given after the command does not reset one given before it.
-    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                        help="more log messages (-vv: debug, with tracebacks)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="more log messages (-vv: debug, with tracebacks)",
+    )
 
 
 def _add_mechanism_options(parser):
     group = parser.add_argument_group("mechanism")
-    group.add_argument("-m", "--mechanism", choices=list(MECHANISMS), default="density",
-                       metavar="NAME", help=_MECHANISMS_HELP)
-    group.add_argument("--embeddings", metavar="NAME_OR_PATH", default=None,
-                       help="public word embedding: 'glove-6b-50d-20k' (bundled, "
-                            "default), 'glove-6b-50d' (extra 'glove'), or a GloVe / "
-                            "word2vec / .npz file")
+    group.add_argument(
+        "-m",
+        "--mechanism",
+        choices=list(MECHANISMS),
+        default="density",
+        metavar="NAME",
+        help=_MECHANISMS_HELP,
+    )
+    group.add_argument(
+        "--embeddings",
+        metavar="NAME_OR_PATH",
+        default=None,
+        help="public word embedding: 'glove-6b-50d-20k' (bundled, "
+        "default), 'glove-6b-50d' (extra 'glove'), or a GloVe / "
+        "word2vec / .npz file",
+    )
     return group
 
 
 def _add_perturb_parser(subparsers):
     parser = subparsers.add_parser(
-        "perturb", help="perturb one text column of a CSV / JSON lines / Parquet table",
+        "perturb",
+        help="perturb one text column of a CSV / JSON lines / Parquet table",
         description=_PERTURB_DESCRIPTION,
-        epilog=_EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_verbosity(parser)
-    parser.add_argument("input", metavar="INPUT",
-                        help="input table; '-' reads standard input (CSV, TSV, JSON "
-                             "lines)")
-    parser.add_argument("-o", "--output", default="-", metavar="OUTPUT",
-                        help="output table; '-' (default) writes standard output")
-    parser.add_argument("-c", "--column", default="text",
-                        help="the column of text to perturb (default: %(default)s)")
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        help="input table; '-' reads standard input (CSV, TSV, JSON lines)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="OUTPUT",
+        help="output table; '-' (default) writes standard output",
+    )
+    parser.add_argument(
+        "-c",
+        "--column",
+        default="text",
+        help="the column of text to perturb (default: %(default)s)",
+    )
     formats = list(FORMATS)
-    parser.add_argument("--input-format", choices=formats, default=None,
-                        help="default: from the extension (.csv, .tsv, .jsonl, "
-                             ".ndjson, .parquet, optionally .gz); csv for stdin")
-    parser.add_argument("--output-format", choices=formats, default=None,
-                        help="default: from the extension; the input's for stdout")
-    parser.add_argument("--encoding", type=_encoding, default="utf-8",
-                        help="text encoding of CSV / JSON lines input (default: "
-                             "%(default)s); output is always UTF-8")
-    parser.add_argument("--chunk-size", type=_positive_int, default=10_000,
-                        metavar="ROWS",
-                        help="rows read, perturbed and written at a time (default: "
-                             "%(default)s)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing output file (never the input)")
+    parser.add_argument(
+        "--input-format",
+        choices=formats,
+        default=None,
+        help="default: from the extension (.csv, .tsv, .jsonl, "
+        ".ndjson, .parquet, optionally .gz); csv for stdin",
+    )
+    parser.add_argument(
+        "--output-format",
+        choices=formats,
+        default=None,
+        help="default: from the extension; the input's for stdout",
+    )
+    parser.add_argument(
+        "--encoding",
+        type=_encoding,
+        default="utf-8",
+        help="text encoding of CSV / JSON lines input (default: "
+        "%(default)s); output is always UTF-8",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=10_000,
+        metavar="ROWS",
+        help="rows read, perturbed and written at a time (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output file (never the input)",
+    )
 
     group = _add_mechanism_options(parser)
-    group.add_argument("-e", "--epsilon", required=True,
-                       help="privacy parameter per word and unit of embedding "
-                            "distance (> 0; smaller is more private)")
-    group.add_argument("--unknown-words", choices=["placeholder", "sample", "keep"],
-                       default="placeholder",
-                       help="words missing from the vocabulary: a placeholder "
-                            "(default), a random vocabulary word, or kept in clear "
-                            "(no privacy for them)")
-    group.add_argument("--placeholder", default="<unk>",
-                       help="placeholder of unknown words (default: %(default)s)")
-    group.add_argument("--keep-words", metavar="english|FILE", default=None,
-                       help="public words released in clear: 'english' stop words, "
-                            "or a file with one word per line")
-    group.add_argument("--max-document-epsilon", default=None, metavar="EPSILON",
-                       help="budget per document on epsilon x perturbed words")
-    group.add_argument("--budget-action", choices=["raise", "truncate"],
-                       default="raise",
-                       help="a document over budget: stop with exit code 5 "
-                            "(default), or cut it before the first word over budget")
-    group.add_argument("--seed", type=_seed, default=None,
-                       help="reproducible noise, for tests only: a known seed voids "
-                            "the guarantee (default: fresh OS entropy)")
-    group.add_argument("--n-jobs", type=_n_jobs, default=None,
-                       help="threads per chunk (the output does not depend on it)")
+    group.add_argument(
+        "-e",
+        "--epsilon",
+        required=True,
+        help="privacy parameter per word and unit of embedding "
+        "distance (> 0; smaller is more private)",
+    )
+    group.add_argument(
+        "--unknown-words",
+        choices=["placeholder", "sample", "keep"],
+        default="placeholder",
+        help="words missing from the vocabulary: a placeholder "
+        "(default), a random vocabulary word, or kept in clear "
+        "(no privacy for them)",
+    )
+    group.add_argument(
+        "--placeholder",
+        default="<unk>",
+        help="placeholder of unknown words (default: %(default)s)",
+    )
+    group.add_argument(
+        "--keep-words",
+        metavar="english|FILE",
+        default=None,
+        help="public words released in clear: 'english' stop words, "
+        "or a file with one word per line",
+    )
+    group.add_argument(
+        "--max-document-epsilon",
+        default=None,
+        metavar="EPSILON",
+        help="budget per document on epsilon x perturbed words",
+    )
+    group.add_argument(
+        "--budget-action",
+        choices=["raise", "truncate"],
+        default="raise",
+        help="a document over budget: stop with exit code 5 "
+        "(default), or cut it before the first word over budget",
+    )
+    group.add_argument(
+        "--seed",
+        type=_seed,
+        default=None,
+        help="reproducible noise, for tests only: a known seed voids "
+        "the guarantee (default: fresh OS entropy)",
+    )
+    group.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        default=None,
+        help="threads per chunk (the output does not depend on it)",
+    )
 
     display = parser.add_argument_group("display")
-    display.add_argument("-q", "--quiet", action="store_true",
-                         help="no progress bar and no privacy summary")
-    display.add_argument("--progress", action="store_true",
-                         help="show the progress bar even when stderr is not a "
-                              "terminal")
+    display.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no privacy summary",
+    )
+    display.add_argument(
+        "--progress",
+        action="store_true",
+        help="show the progress bar even when stderr is not a terminal",
+    )
     parser.set_defaults(handler=_perturb_command)
 
 
 def _add_stats_parser(subparsers):
     parser = subparsers.add_parser(
-        "stats", help="plausible deniability (N_w, S_w) of some words",
+        "stats",
+        help="plausible deniability (N_w, S_w) of some words",
         description=_STATS_DESCRIPTION,
-        epilog=_EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_verbosity(parser)
-    parser.add_argument("words", nargs="*", metavar="WORD",
-                        help="words to examine (default: 200 random vocabulary words)")
+    parser.add_argument(
+        "words",
+        nargs="*",
+        metavar="WORD",
+        help="words to examine (default: 200 random vocabulary words)",
+    )
     group = _add_mechanism_options(parser)
-    group.add_argument("-e", "--epsilon", required=True, nargs="+",
-                       help="one or more epsilons")
-    parser.add_argument("--samples", type=_positive_int, default=1000,
-                        help="perturbations drawn per word (default: %(default)s)")
-    parser.add_argument("--seed", type=_seed, default=None,
-                        help="seed of the draws (reproducible estimates)")
-    parser.add_argument("--format", choices=["table", "csv", "json"], default="table",
-                        help="output format (default: %(default)s)")
+    group.add_argument(
+        "-e", "--epsilon", required=True, nargs="+", help="one or more epsilons"
+    )
+    parser.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=1000,
+        help="perturbations drawn per word (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_seed,
+        default=None,
+        help="seed of the draws (reproducible estimates)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="output format (default: %(default)s)",
+    )
     parser.set_defaults(handler=_stats_command)
 
 
 def _add_demo_parser(subparsers):
     parser = subparsers.add_parser(
-        "demo", help="accuracy against epsilon on the bundled SMS Spam data",
+        "demo",
+        help="accuracy against epsilon on the bundled SMS Spam data",
         description=_DEMO_DESCRIPTION,
-        epilog=_EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_verbosity(parser)
-    parser.add_argument("-o", "--output", default="textdp-demo.png",
-                        help="the plot (PNG; default: %(default)s, replaced if it "
-                             "exists)")
-    parser.add_argument("--epsilons", nargs="+", default=list(_DEMO_EPSILONS),
-                        metavar="EPSILON",
-                        help="default: " + " ".join(map(str, _DEMO_EPSILONS)))
-    parser.add_argument("--max-docs", type=_positive_int, default=2000,
-                        help="stratified subsample of the 5,574 messages, for speed "
-                             "(default: %(default)s)")
-    parser.add_argument("--cv", type=_positive_int, default=3,
-                        help="cross-validation folds (default: %(default)s)")
-    parser.add_argument("--n-words", type=_positive_int, default=100,
-                        help="vocabulary words behind the median N_w (default: "
-                             "%(default)s)")
-    parser.add_argument("--samples", type=_positive_int, default=100,
-                        help="draws per word for N_w (default: %(default)s)")
-    parser.add_argument("--seed", type=_seed, default=0,
-                        help="seed of the subsample, folds and noise (public data: "
-                             "reproducible by default; default: %(default)s)")
-    parser.add_argument("--n-jobs", type=_n_jobs, default=None,
-                        help="parallel cross-validation folds")
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="textdp-demo.png",
+        help="the plot (PNG; default: %(default)s, replaced if it exists)",
+    )
+    parser.add_argument(
+        "--epsilons",
+        nargs="+",
+        default=list(_DEMO_EPSILONS),
+        metavar="EPSILON",
+        help="default: " + " ".join(map(str, _DEMO_EPSILONS)),
+    )
+    parser.add_argument(
+        "--max-docs",
+        type=_positive_int,
+        default=2000,
+        help="stratified subsample of the 5,574 messages, for speed "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--cv",
+        type=_positive_int,
+        default=3,
+        help="cross-validation folds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-words",
+        type=_positive_int,
+        default=100,
+        help="vocabulary words behind the median N_w (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=100,
+        help="draws per word for N_w (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of the subsample, folds and noise (public data: "
+        "reproducible by default; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-jobs", type=_n_jobs, default=None, help="parallel cross-validation folds"
+    )
     parser.set_defaults(handler=_demo_command)
 
 
@@ -369,12 +503,20 @@ def get_parser():
     parser = argparse.ArgumentParser(
         prog="textdp",
         description="Word-level metric differential privacy for text "
-                    "(sklearn_textdp). Start with 'textdp demo'.",
-        epilog=_EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version",
-                        version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log messages (-vv: debug, with tracebacks)")
+        "(sklearn_textdp). Start with 'textdp demo'.",
+        epilog=_EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log messages (-vv: debug, with tracebacks)",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_perturb_parser(subparsers)
     _add_stats_parser(subparsers)
@@ -391,7 +533,8 @@ def _privacy_number(text, option):
         value = float(text)
     except ValueError:
         raise PrivacyParameterError(
-            f"{option} must be a number > 0; got {text!r}") from None
+            f"{option} must be a number > 0; got {text!r}"
+        ) from None
     try:
         return check_epsilon(value, option)
     except ValueError as exc:
@@ -483,19 +626,23 @@ class _PrivacySummary:
         self.unknown += int(cost["n_unknown"].sum())
         self.kept += int(cost["n_kept"].sum())
         if len(cost):
-            self.max_epsilon = max(self.max_epsilon,
-                                   float(cost["epsilon_per_unit"].max()))
-            self.max_worst_case = max(self.max_worst_case,
-                                      float(cost["epsilon_worst_case"].max()))
+            self.max_epsilon = max(
+                self.max_epsilon, float(cost["epsilon_per_unit"].max())
+            )
+            self.max_worst_case = max(
+                self.max_worst_case, float(cost["epsilon_worst_case"].max())
+            )
         self.sum_epsilon += float(cost["epsilon_per_unit"].to_numpy()[present].sum())
 
     def report(self):
         sub = self.substituter
         documents = self.rows - self.missing
         mean = self.sum_epsilon / documents if documents else 0.0
-        unknown = {"placeholder": f"replaced by {sub.placeholder!r}",
-                   "sample": "replaced by random vocabulary words",
-                   "keep": "KEPT IN CLEAR"}[sub.unknown_words]
+        unknown = {
+            "placeholder": f"replaced by {sub.placeholder!r}",
+            "sample": "replaced by random vocabulary words",
+            "keep": "KEPT IN CLEAR",
+        }[sub.unknown_words]
         lines = [
             f"privacy summary: --mechanism {self.mechanism}, epsilon {sub.epsilon:g} "
             "per word and unit of embedding distance",
@@ -569,9 +716,15 @@ def _progress_bar(reader, *, quiet, force):
         logger.info("no progress bar: tqdm is not installed (extra 'cli')")
         yield _NoProgress()
         return
-    bar = tqdm(total=reader.total, unit=reader.unit, unit_scale=True,
-               unit_divisor=1024 if reader.unit == "B" else 1000,
-               desc="perturbing", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=reader.total,
+        unit=reader.unit,
+        unit_scale=True,
+        unit_divisor=1024 if reader.unit == "B" else 1000,
+        desc="perturbing",
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     try:
         yield _Progress(bar)
     finally:
@@ -582,47 +735,74 @@ def _formats(args):
     input_format = infer_format(args.input, args.input_format)
     if input_format is None:
         if args.input != "-":
-            raise UsageError(f"cannot tell the format of {args.input!r} from its "
-                             "extension; give --input-format")
+            raise UsageError(
+                f"cannot tell the format of {args.input!r} from its "
+                "extension; give --input-format"
+            )
         input_format = "csv"
     output_format = infer_format(args.output, args.output_format)
     if output_format is None:
         if args.output != "-":
-            raise UsageError(f"cannot tell the format of {args.output!r} from its "
-                             "extension; give --output-format")
+            raise UsageError(
+                f"cannot tell the format of {args.output!r} from its "
+                "extension; give --output-format"
+            )
         output_format = input_format
-    for path, fmt, role in ((args.input, input_format, "read from standard input"),
-                            (args.output, output_format, "written to standard output")):
+    for path, fmt, role in (
+        (args.input, input_format, "read from standard input"),
+        (args.output, output_format, "written to standard output"),
+    ):
         if path == "-" and fmt == "parquet":
-            raise UsageError(f"Parquet cannot be {role}; give a file name (or another "
-                             "--input-format / --output-format)")
+            raise UsageError(
+                f"Parquet cannot be {role}; give a file name (or another "
+                "--input-format / --output-format)"
+            )
     return input_format, output_format
 
 
 # ====================================================================== commands
 def _perturb_command(args):
     epsilon = _privacy_number(args.epsilon, "--epsilon")
-    budget = (None if args.max_document_epsilon is None
-              else _privacy_number(args.max_document_epsilon, "--max-document-epsilon"))
+    budget = (
+        None
+        if args.max_document_epsilon is None
+        else _privacy_number(args.max_document_epsilon, "--max-document-epsilon")
+    )
     input_format, output_format = _formats(args)
     check_output_path(args.output, overwrite=args.overwrite, input_path=args.input)
     if args.seed is not None:
         logger.warning(_SEED_WARNING)
-    with open_reader(args.input, input_format, args.column, chunk_size=args.chunk_size,
-                     encoding=args.encoding) as reader:
-        substituter = _fit(make_substituter(
-            args.mechanism, epsilon, embeddings=_load_embeddings(args.embeddings),
-            unknown_words=args.unknown_words, placeholder=args.placeholder,
-            keep_words=_keep_words(args.keep_words), max_document_epsilon=budget,
-            budget_action=args.budget_action, n_jobs=args.n_jobs,
-            random_state=args.seed))
+    with open_reader(
+        args.input,
+        input_format,
+        args.column,
+        chunk_size=args.chunk_size,
+        encoding=args.encoding,
+    ) as reader:
+        substituter = _fit(
+            make_substituter(
+                args.mechanism,
+                epsilon,
+                embeddings=_load_embeddings(args.embeddings),
+                unknown_words=args.unknown_words,
+                placeholder=args.placeholder,
+                keep_words=_keep_words(args.keep_words),
+                max_document_epsilon=budget,
+                budget_action=args.budget_action,
+                n_jobs=args.n_jobs,
+                random_state=args.seed,
+            )
+        )
         logger.info("fitted %r", substituter)
         summary = _PrivacySummary(substituter, args.mechanism)
         chunk_seed = _perturbation_seeds(args.seed)
-        with atomic_output(args.output, overwrite=args.overwrite,
-                           input_path=args.input) as stream, \
-                open_writer(output_format, stream, args.output, reader) as writer, \
-                _progress_bar(reader, quiet=args.quiet, force=args.progress) as bar:
+        with (
+            atomic_output(
+                args.output, overwrite=args.overwrite, input_path=args.input
+            ) as stream,
+            open_writer(output_format, stream, args.output, reader) as writer,
+            _progress_bar(reader, quiet=args.quiet, force=args.progress) as bar,
+        ):
             for index, chunk in enumerate(reader):
                 texts = _perturb_chunk(substituter, chunk, chunk_seed(index), summary)
                 writer.write(chunk, texts)
@@ -640,11 +820,16 @@ def _stats_command(args):
     embeddings = _load_embeddings(args.embeddings)
     tables = []
     for i, epsilon in enumerate(epsilons):
-        substituter = _fit(make_substituter(args.mechanism, epsilon,
-                                            embeddings=embeddings))
+        substituter = _fit(
+            make_substituter(args.mechanism, epsilon, embeddings=embeddings)
+        )
         seed = None if args.seed is None else args.seed + i
-        table = plausible_deniability(substituter, words=args.words or None,
-                                      n_samples=args.samples, random_state=seed)
+        table = plausible_deniability(
+            substituter,
+            words=args.words or None,
+            n_samples=args.samples,
+            random_state=seed,
+        )
         table.insert(0, "epsilon", epsilon)
         tables.append(table)
     import pandas as pd
@@ -665,8 +850,9 @@ def _format_table(table, fmt):
     if fmt == "json":
         records = json.loads(table.to_json(orient="records"))
         return json.dumps(records, indent=2, ensure_ascii=False)
-    return table.to_string(index=False, formatters={
-        "epsilon": "{:g}".format, "N_w": "{:.3f}".format})
+    return table.to_string(
+        index=False, formatters={"epsilon": "{:g}".format, "N_w": "{:.3f}".format}
+    )
 
 
 def _demo_data(max_docs, seed):
@@ -677,8 +863,9 @@ def _demo_data(max_docs, seed):
     sms = load_sms_spam()
     texts, labels = sms.data, sms.target
     if max_docs < len(texts):
-        texts, _, labels, _ = train_test_split(texts, labels, train_size=max_docs,
-                                               stratify=labels, random_state=seed)
+        texts, _, labels, _ = train_test_split(
+            texts, labels, train_size=max_docs, stratify=labels, random_state=seed
+        )
     return list(texts), np.asarray(labels)
 
 
@@ -706,14 +893,20 @@ def _demo_command(args):
     check_output_path(args.output, overwrite=True)
     texts, labels = _demo_data(args.max_docs, args.seed)
     if args.cv > min(np.unique(labels, return_counts=True)[1]):
-        raise UsageError(f"--cv {args.cv} is more folds than the rarest class has "
-                         "messages; raise --max-docs or lower --cv")
+        raise UsageError(
+            f"--cv {args.cv} is more folds than the rarest class has "
+            "messages; raise --max-docs or lower --cv"
+        )
     folds = StratifiedKFold(args.cv, shuffle=True, random_state=args.seed)
-    print(f"SMS Spam: {len(texts):,} messages ({(labels == 'spam').sum():,} spam), "
-          f"{args.cv}-fold cross-validated accuracy of TF-IDF + logistic regression; "
-          "bundled GloVe 6B 50d (20k words)", flush=True)
-    baseline = cross_val_score(_demo_pipeline(), texts, labels, cv=folds,
-                               n_jobs=args.n_jobs)
+    print(
+        f"SMS Spam: {len(texts):,} messages ({(labels == 'spam').sum():,} spam), "
+        f"{args.cv}-fold cross-validated accuracy of TF-IDF + logistic regression; "
+        "bundled GloVe 6B 50d (20k words)",
+        flush=True,
+    )
+    baseline = cross_val_score(
+        _demo_pipeline(), texts, labels, cv=folds, n_jobs=args.n_jobs
+    )
     curves = {}
     for name, substituter in (
         ("DPWordSubstituter (laplace)", DPWordSubstituter(random_state=args.seed)),
@@ -721,13 +914,21 @@ def _demo_command(args):
     ):
         logger.info("computing the curve of %s", name)
         curves[name] = privacy_utility_curve(
-            _demo_pipeline(substituter), texts, labels, epsilons, cv=folds,
-            n_words=args.n_words, n_samples=args.samples, n_jobs=args.n_jobs,
-            random_state=args.seed)
+            _demo_pipeline(substituter),
+            texts,
+            labels,
+            epsilons,
+            cv=folds,
+            n_words=args.n_words,
+            n_samples=args.samples,
+            n_jobs=args.n_jobs,
+            random_state=args.seed,
+        )
     majority = max(np.mean(labels == label) for label in np.unique(labels))
     print(_demo_table(curves, baseline, majority))
-    _demo_plot(curves, baseline, args.output, majority=majority, n_docs=len(texts),
-               cv=args.cv)
+    _demo_plot(
+        curves, baseline, args.output, majority=majority, n_docs=len(texts), cv=args.cv
+    )
     print(f"plot saved to {args.output}")
     return ExitCode.OK
 
@@ -735,17 +936,33 @@ def _demo_command(args):
 def _demo_table(curves, baseline, majority):
     import pandas as pd
 
-    rows = [{"substituter": "none (no privacy)", "epsilon": "-",
-             "accuracy": f"{baseline.mean():.3f} +/- {baseline.std():.3f}",
-             "median N_w": "-", "median S_w": "-"},
-            {"substituter": "majority class (no model)", "epsilon": "-",
-             "accuracy": f"{majority:.3f}", "median N_w": "-", "median S_w": "-"}]
+    rows = [
+        {
+            "substituter": "none (no privacy)",
+            "epsilon": "-",
+            "accuracy": f"{baseline.mean():.3f} +/- {baseline.std():.3f}",
+            "median N_w": "-",
+            "median S_w": "-",
+        },
+        {
+            "substituter": "majority class (no model)",
+            "epsilon": "-",
+            "accuracy": f"{majority:.3f}",
+            "median N_w": "-",
+            "median S_w": "-",
+        },
+    ]
     for name, curve in curves.items():
         for row in curve.itertuples():
-            rows.append({"substituter": name, "epsilon": f"{row.epsilon:g}",
-                         "accuracy": f"{row.score_mean:.3f} +/- {row.score_std:.3f}",
-                         "median N_w": f"{row.N_w_median:.3f}",
-                         "median S_w": f"{row.S_w_median:g}"})
+            rows.append(
+                {
+                    "substituter": name,
+                    "epsilon": f"{row.epsilon:g}",
+                    "accuracy": f"{row.score_mean:.3f} +/- {row.score_std:.3f}",
+                    "median N_w": f"{row.N_w_median:.3f}",
+                    "median S_w": f"{row.S_w_median:g}",
+                }
+            )
     return pd.DataFrame(rows).to_string(index=False)
 
 
@@ -762,11 +979,16 @@ def _demo_plot(curves, baseline, path, *, majority, n_docs, cv):
     ax = figure.subplots()
     for name, curve in curves.items():
         plot_privacy_utility(curve, ax=ax, label=name)
-    ax.axhline(baseline.mean(), color="grey", linestyle="--",
-               label=f"no privacy ({baseline.mean():.3f})")
+    ax.axhline(
+        baseline.mean(),
+        color="grey",
+        linestyle="--",
+        label=f"no privacy ({baseline.mean():.3f})",
+    )
     # What a model that learned nothing scores: the floor of the curves.
-    ax.axhline(majority, color="grey", linestyle=":",
-               label=f"majority class ({majority:.3f})")
+    ax.axhline(
+        majority, color="grey", linestyle=":", label=f"majority class ({majority:.3f})"
+    )
     ax.set_ylabel(f"{cv}-fold cross-validated accuracy")
     ax.set_title(f"SMS Spam ({n_docs:,} messages): accuracy against epsilon")
     ax.legend()
@@ -786,8 +1008,11 @@ class _Formatter(logging.Formatter):
 @contextlib.contextmanager
 def _logging(verbosity):
     """Log to the current stderr for the duration of one ``main`` call."""
-    level = logging.WARNING if verbosity == 0 else (
-        logging.INFO if verbosity == 1 else logging.DEBUG)
+    level = (
+        logging.WARNING
+        if verbosity == 0
+        else (logging.INFO if verbosity == 1 else logging.DEBUG)
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
     saved = logger.level, logger.propagate
@@ -875,8 +1100,11 @@ def _run(args):
         return ExitCode.BROKEN_PIPE
     except Exception as exc:
         logger.debug("traceback:", exc_info=True)
-        _error(args, f"unexpected {type(exc).__name__}: {exc} (this is a bug; run "
-                     "with -vv for the traceback and please report it)")
+        _error(
+            args,
+            f"unexpected {type(exc).__name__}: {exc} (this is a bug; run "
+            "with -vv for the traceback and please report it)",
+        )
         return ExitCode.UNEXPECTED
 
 

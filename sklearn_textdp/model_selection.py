@@ -21,8 +21,12 @@ from ._text import normalize_words
 from .privacy import check_epsilon
 from .utils._random import check_rng
 
-__all__ = ["plausible_deniability", "privacy_utility_curve", "plot_privacy_utility",
-           "perturb_once"]
+__all__ = [
+    "plausible_deniability",
+    "privacy_utility_curve",
+    "plot_privacy_utility",
+    "perturb_once",
+]
 
 #: Draws handed to a mechanism at once when estimating N_w / S_w.
 _DRAW_CHUNK = 262_144
@@ -80,8 +84,9 @@ def plausible_deniability(substituter, words=None, n_samples=1000, random_state=
     vocabulary = fitted.embeddings_
     rng = check_rng(random_state)
     if words is None:
-        rows = np.sort(rng.choice(len(vocabulary), size=min(200, len(vocabulary)),
-                                  replace=False))
+        rows = np.sort(
+            rng.choice(len(vocabulary), size=min(200, len(vocabulary)), replace=False)
+        )
         words = vocabulary.words[rows].tolist()
     else:
         if isinstance(words, str):
@@ -95,7 +100,7 @@ def plausible_deniability(substituter, words=None, n_samples=1000, random_state=
     support_other = np.full(len(words), np.nan)
     per_chunk = max(1, _DRAW_CHUNK // n_samples)
     for start in range(0, len(present), per_chunk):
-        block = present[start:start + per_chunk]
+        block = present[start : start + per_chunk]
         sources = np.repeat(rows[block], n_samples)
         draws = fitted.mechanism_.sample(sources, rng).reshape(len(block), n_samples)
         kept = draws == rows[block][:, None]
@@ -104,13 +109,15 @@ def plausible_deniability(substituter, words=None, n_samples=1000, random_state=
         distinct = 1 + (np.diff(ordered, axis=1) != 0).sum(axis=1)
         support[block] = distinct
         support_other[block] = distinct - kept.any(axis=1)
-    return pd.DataFrame({
-        "word": words,
-        "in_vocabulary": rows >= 0,
-        "N_w": n_kept,
-        "S_w": support,
-        "S_w_other": support_other,
-    })
+    return pd.DataFrame(
+        {
+            "word": words,
+            "in_vocabulary": rows >= 0,
+            "N_w": n_kept,
+            "S_w": support,
+            "S_w_other": support_other,
+        }
+    )
 
 
 def _find_substituter(estimator):
@@ -133,9 +140,20 @@ def _releases_per_document(substituter, n_splits):
     return n_splits if substituter.perturb_on == "always" else n_splits - 1
 
 
-def privacy_utility_curve(estimator, X, y, epsilons, *, cv=5, scoring=None,
-                          n_words=200, n_samples=200, reuse_releases=False,
-                          n_jobs=None, random_state=None):
+def privacy_utility_curve(
+    estimator,
+    X,
+    y,
+    epsilons,
+    *,
+    cv=5,
+    scoring=None,
+    n_words=200,
+    n_samples=200,
+    reuse_releases=False,
+    n_jobs=None,
+    random_state=None,
+):
     """Cross-validated score and plausible deniability for each epsilon.
 
     Parameters
@@ -194,27 +212,37 @@ def privacy_utility_curve(estimator, X, y, epsilons, *, cv=5, scoring=None,
         if reuse_releases:
             released = perturb_once(substituter, X, [eps], random_state=random_state)
             rest = _without_substituter(candidate)
-            scores = cross_val_score(rest, released[eps].tolist(), y, cv=splitter,
-                                     scoring=scoring, n_jobs=n_jobs)
+            scores = cross_val_score(
+                rest,
+                released[eps].tolist(),
+                y,
+                cv=splitter,
+                scoring=scoring,
+                n_jobs=n_jobs,
+            )
             releases = 1
         else:
-            scores = cross_val_score(candidate, X, y, cv=splitter, scoring=scoring,
-                                     n_jobs=n_jobs)
+            scores = cross_val_score(
+                candidate, X, y, cv=splitter, scoring=scoring, n_jobs=n_jobs
+            )
             releases = _releases_per_document(substituter, n_splits)
         deniability = plausible_deniability(
-            substituter.set_params(random_state=None), n_samples=n_samples,
+            substituter.set_params(random_state=None),
+            n_samples=n_samples,
             words=_sample_words(substituter, n_words, random_state),
             random_state=random_state,
         )
-        rows.append({
-            "epsilon": eps,
-            "score_mean": scores.mean(),
-            "score_std": scores.std(),
-            "N_w_median": deniability["N_w"].median(),
-            "S_w_median": deniability["S_w"].median(),
-            "releases_per_document": float(releases),
-            "epsilon_spent": eps * releases,
-        })
+        rows.append(
+            {
+                "epsilon": eps,
+                "score_mean": scores.mean(),
+                "score_std": scores.std(),
+                "N_w_median": deniability["N_w"].median(),
+                "S_w_median": deniability["S_w"].median(),
+                "releases_per_document": float(releases),
+                "epsilon_spent": eps * releases,
+            }
+        )
     curve = pd.DataFrame(rows)
     curve["cumulative_epsilon_spent"] = curve["epsilon_spent"].cumsum()
     return curve
@@ -223,14 +251,17 @@ def privacy_utility_curve(estimator, X, y, epsilons, *, cv=5, scoring=None,
 def _sample_words(substituter, n_words, random_state):
     vocabulary = _fitted(substituter).embeddings_
     rng = np.random.default_rng(random_state)
-    rows = rng.choice(len(vocabulary), size=min(n_words, len(vocabulary)), replace=False)
+    rows = rng.choice(
+        len(vocabulary), size=min(n_words, len(vocabulary)), replace=False
+    )
     return vocabulary.words[np.sort(rows)].tolist()
 
 
 def _without_substituter(pipeline):
     if isinstance(pipeline, BaseSubstituter):
-        raise ValueError("reuse_releases needs a Pipeline with steps after the "
-                         "substituter.")
+        raise ValueError(
+            "reuse_releases needs a Pipeline with steps after the substituter."
+        )
     steps = [(n, s) for n, s in pipeline.steps if not isinstance(s, BaseSubstituter)]
     return Pipeline(steps)
 
@@ -302,14 +333,22 @@ def plot_privacy_utility(curve, *, x="epsilon", ax=None, label=None):
             import matplotlib.pyplot as plt
         except ImportError as exc:
             raise ImportError(
-                'plot_privacy_utility needs matplotlib: '
+                "plot_privacy_utility needs matplotlib: "
                 'pip install "sklearn-textdp[plot]"'
             ) from exc
         _, ax = plt.subplots(figsize=(6, 4))
     ordered = curve.sort_values(x)
-    ax.errorbar(ordered[x], ordered["score_mean"], yerr=ordered["score_std"],
-                marker="o", capsize=3, label=label)
-    ax.set_xlabel("epsilon" if x == "epsilon" else "median N_w (probability a word is kept)")
+    ax.errorbar(
+        ordered[x],
+        ordered["score_mean"],
+        yerr=ordered["score_std"],
+        marker="o",
+        capsize=3,
+        label=label,
+    )
+    ax.set_xlabel(
+        "epsilon" if x == "epsilon" else "median N_w (probability a word is kept)"
+    )
     ax.set_ylabel("cross-validated score")
     ax.grid(True, alpha=0.3)
     if label is not None:

@@ -2,13 +2,22 @@
 
 import math
 import numbers
+import os
+import sys
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from .utils._sklearn_compat import Interval
 
-__all__ = ["PrivacyLeakWarning", "EPSILON", "check_epsilon", "document_privacy_cost"]
+__all__ = [
+    "PrivacyLeakWarning",
+    "EPSILON",
+    "check_epsilon",
+    "document_privacy_cost",
+    "warn_user",
+]
 
 
 class PrivacyLeakWarning(RuntimeWarning):
@@ -19,6 +28,25 @@ class PrivacyLeakWarning(RuntimeWarning):
     prior built from the private data, and mechanisms used outside the range where
     their published guarantee holds.
     """
+
+
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(module.__file__) + os.sep
+    for module in (sys.modules[__package__],)
+    + tuple(sys.modules[name] for name in ("sklearn",) if name in sys.modules)
+)
+
+
+def warn_user(message, category=PrivacyLeakWarning):
+    """Warn, pointing at the first caller outside this library and scikit-learn.
+
+    A warning raised deep in ``fit`` (through ``Pipeline``, ``GridSearchCV`` or
+    scikit-learn's validation wrapper) then names the user's own line.
+    """
+    frame, level = sys._getframe(1), 2  # stacklevel 1 would be this function
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 class _FinitePositiveReal(Interval):
@@ -32,8 +60,10 @@ class _FinitePositiveReal(Interval):
 
     def is_satisfied_by(self, val):
         return (
-            isinstance(val, numbers.Real) and not isinstance(val, (bool, np.bool_))
-            and math.isfinite(val) and val > 0
+            isinstance(val, numbers.Real)
+            and not isinstance(val, (bool, np.bool_))
+            and math.isfinite(val)
+            and val > 0
         )
 
     def __str__(self):
@@ -66,7 +96,8 @@ def document_privacy_cost(n_perturbed, epsilon, diameter):
     """Per-document privacy loss of independent word-level perturbation.
 
     Word-level metric DP composes over the words of a document: for two documents
-    of the same length, ``P[M(x) = y] <= exp(epsilon * sum_i d(x_i, x'_i)) P[M(x') = y]``.
+    of the same length,
+    ``P[M(x) = y] <= exp(epsilon * sum_i d(x_i, x'_i)) P[M(x') = y]``.
 
     Parameters
     ----------
@@ -88,8 +119,10 @@ def document_privacy_cost(n_perturbed, epsilon, diameter):
         (``epsilon * diameter * n_perturbed``).
     """
     n_perturbed = np.asarray(n_perturbed, dtype=np.int64)
-    return pd.DataFrame({
-        "n_perturbed": n_perturbed,
-        "epsilon_per_unit": epsilon * n_perturbed,
-        "epsilon_worst_case": epsilon * diameter * n_perturbed,
-    })
+    return pd.DataFrame(
+        {
+            "n_perturbed": n_perturbed,
+            "epsilon_per_unit": epsilon * n_perturbed,
+            "epsilon_worst_case": epsilon * diameter * n_perturbed,
+        }
+    )

@@ -3,8 +3,9 @@ import tempfile
 from pathlib import Path
 
 # numba (under pynndescent) caches compiled code here; set before it is imported.
-os.environ.setdefault("NUMBA_CACHE_DIR",
-                      str(Path(tempfile.gettempdir()) / "sklearn_textdp_numba_cache"))
+os.environ.setdefault(
+    "NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "sklearn_textdp_numba_cache")
+)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -12,7 +13,9 @@ import pytest  # noqa: E402
 from sklearn_textdp import Embeddings, load_embeddings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SKLEARN_TEXTDP_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("SKLEARN_TEXTDP_SHARED_DATA", REPO.parent / "shared" / "data")
+)
 
 
 @pytest.fixture(scope="session")

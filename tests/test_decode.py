@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from sklearn_textdp import build_neighbor_graph, load_embeddings
-from sklearn_textdp.mechanisms import ExactDecoder, brute_force_nearest, sample_laplace_noise
+from sklearn_textdp.mechanisms import (
+    ExactDecoder,
+    brute_force_nearest,
+    sample_laplace_noise,
+)
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +22,9 @@ def test_exact_decoding_equals_brute_force(glove20k, eps, seed):
     emb, graph = glove20k
     rng = np.random.default_rng([seed, int(eps)])
     ids = rng.integers(0, len(emb), size=300)
-    noisy = emb.vectors[ids].astype(np.float64) + sample_laplace_noise(300, emb.dim, eps, rng)
+    noisy = emb.vectors[ids].astype(np.float64) + sample_laplace_noise(
+        300, emb.dim, eps, rng
+    )
     reference = brute_force_nearest(noisy, emb.vectors)[:, 0]
     with_graph, proven = ExactDecoder(emb.vectors, graph).nearest(noisy, ids)
     without_graph, none_proven = ExactDecoder(emb.vectors).nearest(noisy, ids)
@@ -33,7 +39,9 @@ def test_two_nearest_excluding_the_source_equal_brute_force(glove20k, seed):
     emb, graph = glove20k
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, len(emb), size=200)
-    noisy = emb.vectors[ids].astype(np.float64) + sample_laplace_noise(200, emb.dim, 30.0, rng)
+    noisy = emb.vectors[ids].astype(np.float64) + sample_laplace_noise(
+        200, emb.dim, 30.0, rng
+    )
     reference = brute_force_nearest(noisy, emb.vectors, k=2, exclude=ids)
     for decoder in (ExactDecoder(emb.vectors, graph), ExactDecoder(emb.vectors)):
         got, _ = decoder.nearest(noisy, ids, k=2, exclude_source=True)
@@ -42,8 +50,9 @@ def test_two_nearest_excluding_the_source_equal_brute_force(glove20k, seed):
 
 
 def test_ties_go_to_the_lowest_row_like_brute_force():
-    vectors = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0],
-                        [1.0, 0.0]], dtype=np.float32)
+    vectors = np.array(
+        [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 0.0]], dtype=np.float32
+    )
     noisy = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
     reference = brute_force_nearest(noisy, vectors)[:, 0]
     got, _ = ExactDecoder(vectors).nearest(noisy)

@@ -29,12 +29,15 @@ def test_transform_follows_the_exact_one_dimensional_law(line_embeddings, seed):
     words = line_embeddings.words.tolist()
     docs = [f"{words[source]}."] * 100_000
     for eps, should_pass in ((1.0, True), (2.0, False)):
-        sub = DPWordSubstituter(epsilon=eps, embeddings=line_embeddings,
-                                random_state=seed)
+        sub = DPWordSubstituter(
+            epsilon=eps, embeddings=line_embeddings, random_state=seed
+        )
         out = sub.fit_transform(docs)
         assert all(doc.endswith(".") for doc in out)
         draws = np.array([words.index(doc[:-1]) for doc in out])
-        pvalue = chi_square_pvalue(draws, np.arange(12), laplace_voronoi_law(positions, source, 1.0))
+        pvalue = chi_square_pvalue(
+            draws, np.arange(12), laplace_voronoi_law(positions, source, 1.0)
+        )
         assert (pvalue > ALPHA) == should_pass, f"epsilon={eps}: p={pvalue:.2g}"
 
 
@@ -76,8 +79,9 @@ def test_decoding_equals_brute_force_under_one_seed(mechanism, seed):
 @pytest.mark.parametrize("weight", [0.2, 1.0])
 def test_mahalanobis_noise_follows_gamma_in_its_own_norm(weight, seed):
     emb = load_embeddings(max_words=2000)
-    sub = DPWordSubstituter(epsilon=4.0, mechanism="mahalanobis", covariance_weight=weight,
-                            embeddings=emb).fit(["x"])
+    sub = DPWordSubstituter(
+        epsilon=4.0, mechanism="mahalanobis", covariance_weight=weight, embeddings=emb
+    ).fit(["x"])
     z = sub.mechanism_.noise(5000, np.random.default_rng(seed))
     root = regularized_sqrt_covariance(emb.vectors, weight)
     whitened = np.linalg.solve(root, z.T).T
@@ -99,8 +103,9 @@ def test_mahalanobis_noise_follows_gamma_in_its_own_norm(weight, seed):
 @pytest.mark.parametrize("t", [0.0, 0.25, 0.5, 0.9, 1.0])
 def test_vickrey_selection_probability_and_exclusion(line_embeddings, t, seed):
     # Huge epsilon: the noisy vector is the word itself, so d1, d2 are known.
-    sub = DPWordSubstituter(epsilon=1e9, mechanism="vickrey", threshold=t,
-                            embeddings=line_embeddings).fit(["x"])
+    sub = DPWordSubstituter(
+        epsilon=1e9, mechanism="vickrey", threshold=t, embeddings=line_embeddings
+    ).fit(["x"])
     positions = line_embeddings.vectors[:, 0].astype(float)
     source = 5  # 3.0: nearest others are 3.2 (d=0.2) then 2.7 (d=0.3)
     draws = sub.mechanism_.sample(np.full(40_000, source), np.random.default_rng(seed))
@@ -108,7 +113,9 @@ def test_vickrey_selection_probability_and_exclusion(line_embeddings, t, seed):
     d1, d2 = abs(positions[6] - 3.0), abs(positions[4] - 3.0)
     p_first = (1 - t) * d2 / (t * d1 + (1 - t) * d2)
     observed = (draws == 6).mean()
-    assert abs(observed - p_first) < 6 * np.sqrt(p_first * (1 - p_first) / 40_000) + 1e-9
+    assert (
+        abs(observed - p_first) < 6 * np.sqrt(p_first * (1 - p_first) / 40_000) + 1e-9
+    )
 
 
 def test_vickrey_never_returns_the_input_word(seed):
@@ -116,8 +123,9 @@ def test_vickrey_never_returns_the_input_word(seed):
     ids = np.random.default_rng(seed).integers(0, len(sub.embeddings_), size=2000)
     out = sub.mechanism_.sample(ids, np.random.default_rng(seed))
     assert (out != ids).all()
-    assert "not metric DP" in sub.mechanism_.guarantee.replace("None as metric DP",
-                                                               "not metric DP")
+    assert "not metric DP" in sub.mechanism_.guarantee.replace(
+        "None as metric DP", "not metric DP"
+    )
 
 
 def test_short_list_proof_is_used_at_large_epsilon(seed):
@@ -142,8 +150,9 @@ def test_approximate_decoder_is_warned_and_mostly_exact(seed):
 
     emb = load_embeddings(max_words=2000)
     with pytest.warns(PrivacyLeakWarning, match="approximate"):
-        approx = DPWordSubstituter(epsilon=10, decoder="approximate",
-                                   embeddings=emb).fit(["x"])
+        approx = DPWordSubstituter(
+            epsilon=10, decoder="approximate", embeddings=emb
+        ).fit(["x"])
     exact = DPWordSubstituter(epsilon=10, embeddings=emb).fit(["x"])
     ids = np.random.default_rng(seed).integers(0, len(exact.embeddings_), size=2000)
     a = approx.mechanism_.sample(ids, np.random.default_rng(seed))

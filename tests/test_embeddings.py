@@ -92,7 +92,8 @@ def test_word2vec_binary(tmp_path):
     words = ["hello", "wörld"]
     vectors = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype="<f4")
     payload = b"2 3\n" + b"".join(
-        w.encode() + b" " + v.tobytes() + b"\n" for w, v in zip(words, vectors)
+        w.encode() + b" " + v.tobytes() + b"\n"
+        for w, v in zip(words, vectors, strict=True)
     )
     path = tmp_path / "emb.bin"
     path.write_bytes(payload)
@@ -106,7 +107,10 @@ def test_npz_and_in_memory_sources(tmp_path):
     np.savez(path, words=np.array(["x", "y"]), vectors=np.ones((2, 4)))
     assert len(load_embeddings(path)) == 2
     assert load_embeddings((["x", "y"], np.ones((2, 4)))).dim == 4
-    assert load_embeddings({"x": [1.0, 2.0], "y": [3.0, 4.0]}).words.tolist() == ["x", "y"]
+    assert load_embeddings({"x": [1.0, 2.0], "y": [3.0, 4.0]}).words.tolist() == [
+        "x",
+        "y",
+    ]
 
     class KeyedVectorsLike:
         index_to_key = ["x", "y"]
@@ -123,7 +127,10 @@ def test_npz_and_in_memory_sources(tmp_path):
         ((["a", "b"], [[1.0, np.nan], [1.0, 2.0]]), r"row 0 \(word 'a'\).*NaN"),
         ((["a", "b"], [[1.0, 2.0], [np.inf, 2.0]]), r"row 1 \(word 'b'\)"),
         ((["a", "b", "a"], np.ones((3, 2))), r"Duplicate word 'a' at rows 0 and 2"),
-        ((["a", "b"], [[1.0, 2.0], [1.0]]), r"row 1 \(word 'b'\) has 1 values, expected 2"),
+        (
+            (["a", "b"], [[1.0, 2.0], [1.0]]),
+            r"row 1 \(word 'b'\) has 1 values, expected 2",
+        ),
         ({"a": [1.0, 2.0], "b": [1.0, 2.0, 3.0]}, r"row 1 \(word 'b'\)"),
         ((["a", 5], np.ones((2, 2))), r"row 1 is not a string: 5"),
         ((["a", "b"], np.ones((3, 2))), "differ in length"),
@@ -141,7 +148,9 @@ def test_bad_text_file_names_the_line(tmp_path):
     with pytest.raises(ValueError, match=r"line 2 \(word 'b'\): 2 values, expected 3"):
         load_embeddings(path)
     path.write_text("a 1 2\nb 1 x\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"line 2 \(word 'b'\): values are not numbers"):
+    with pytest.raises(
+        ValueError, match=r"line 2 \(word 'b'\): values are not numbers"
+    ):
         load_embeddings(path)
     path.write_text("a 1 nan\nb 1 2\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"row 0 \(word 'a'\)"):

@@ -115,8 +115,13 @@ def test_published_scale_formula_and_its_valid_range():
     assert alpha == pytest.approx(expected_alpha)
     from scipy.special import lambertw
 
-    expected_b = 2 * delta / min(lambertw(2 * expected_alpha * delta).real,
-                                 math.log(expected_alpha * delta0))
+    expected_b = (
+        2
+        * delta
+        / min(
+            lambertw(2 * expected_alpha * delta).real, math.log(expected_alpha * delta0)
+        )
+    )
     assert b == pytest.approx(expected_b) and b > 0
     for eps in (1.0, 10.0, 70.0, threshold):
         with pytest.raises(ValueError, match=r"needs epsilon > 70\.68"):
@@ -140,11 +145,11 @@ def truncated_gumbel_law(distances, k_pmf, scale, bound):
             others = [i for i in range(k) if i != j]
 
             def integrand(g, j=j, others=others):
-                return density(g) * np.prod([survival(distances[j] + g - distances[i])
-                                             for i in others])
+                return density(g) * np.prod(
+                    [survival(distances[j] + g - distances[i]) for i in others]
+                )
 
-            value, _ = integrate.quad(integrand, -bound, bound, limit=200,
-                                      epsabs=1e-11)
+            value, _ = integrate.quad(integrand, -bound, bound, limit=200, epsabs=1e-11)
             out[j] += p_k * value
     return out
 
@@ -164,20 +169,23 @@ class SquaredDistanceGumbel(TruncatedGumbel):
 def test_truncated_gumbel_output_matches_its_exact_law(line_embeddings, seed):
     graph = build_neighbor_graph(line_embeddings.vectors, 4, algorithm="exact")
     eps = smallest_valid_epsilon(12, graph.min_distance) + 5
-    mech = TruncatedGumbel(graph, epsilon=eps, n_words=12, poisson_mean=2.0,
-                           max_neighbors=5)
+    mech = TruncatedGumbel(
+        graph, epsilon=eps, n_words=12, poisson_mean=2.0, max_neighbors=5
+    )
     source = 5
     rows = graph.indices[source]
     k_pmf = truncated_poisson_pmf(2.0, 5)
-    exact = truncated_gumbel_law(graph.distances[source].astype(float), k_pmf,
-                                 mech.scale, mech.max_distance)
+    exact = truncated_gumbel_law(
+        graph.distances[source].astype(float), k_pmf, mech.scale, mech.max_distance
+    )
     assert exact.sum() == pytest.approx(1.0, abs=1e-6)
     ids = np.full(200_000, source)
     draws = mech.sample(ids, np.random.default_rng(seed))
     assert set(np.unique(draws)) <= set(rows.tolist())
     assert chi_square_pvalue(draws, rows, exact) > ALPHA
-    buggy = SquaredDistanceGumbel(graph, epsilon=eps, n_words=12, poisson_mean=2.0,
-                                  max_neighbors=5)
+    buggy = SquaredDistanceGumbel(
+        graph, epsilon=eps, n_words=12, poisson_mean=2.0, max_neighbors=5
+    )
     bad = buggy.sample(ids, np.random.default_rng(seed))
     assert chi_square_pvalue(bad, rows, exact) < ALPHA
 
@@ -185,8 +193,11 @@ def test_truncated_gumbel_output_matches_its_exact_law(line_embeddings, seed):
 @pytest.mark.slow
 def test_ten_million_truncated_gumbel_draws_without_error(glove2k, seed):
     graph = build_neighbor_graph(glove2k.vectors, 64, algorithm="exact")
-    mech = TruncatedGumbel(graph, epsilon=smallest_valid_epsilon(2000, graph.min_distance)
-                           + 1, n_words=2000)
+    mech = TruncatedGumbel(
+        graph,
+        epsilon=smallest_valid_epsilon(2000, graph.min_distance) + 1,
+        n_words=2000,
+    )
     rng = np.random.default_rng(seed)
     total = 0
     for _ in range(10):
@@ -217,8 +228,11 @@ def dense_law(mech, source, n_words):
     law[rows] = probs
     if rest > 0:
         outside = np.setdiff1d(np.arange(n_words), rows)
-        prior = (np.full(n_words, 1 / n_words) if mech.log_prior is None
-                 else np.exp(mech.log_prior))
+        prior = (
+            np.full(n_words, 1 / n_words)
+            if mech.log_prior is None
+            else np.exp(mech.log_prior)
+        )
         law[outside] = rest * prior[outside] / prior[outside].sum()
     return law
 
@@ -229,39 +243,53 @@ def random_log_prior(n, seed):
 
 
 @pytest.mark.parametrize("use_prior", [False, True])
-def test_truncated_exponential_closed_form_equals_slow_reference(plane_embeddings,
-                                                                 use_prior):
+def test_truncated_exponential_closed_form_equals_slow_reference(
+    plane_embeddings, use_prior
+):
     vectors = plane_embeddings.vectors
     graph = build_neighbor_graph(vectors, 6, algorithm="exact")
     lp = random_log_prior(30, 1) if use_prior else None
-    mech = TruncatedExponential(graph, epsilon=2.0, n_words=30, log_prior=lp,
-                                poisson_mean=2.5, max_neighbors=6)
+    mech = TruncatedExponential(
+        graph, epsilon=2.0, n_words=30, log_prior=lp, poisson_mean=2.5, max_neighbors=6
+    )
     for source in range(30):
         slow = slow_knn_law(vectors, source, graph, 2.0, 2.5, 6, lp)
         np.testing.assert_allclose(dense_law(mech, source, 30), slow, atol=1e-12)
 
 
 @pytest.mark.parametrize("use_prior", [False, True])
-def test_truncated_exponential_samples_follow_the_law(plane_embeddings, use_prior, seed):
+def test_truncated_exponential_samples_follow_the_law(
+    plane_embeddings, use_prior, seed
+):
     graph = build_neighbor_graph(plane_embeddings.vectors, 6, algorithm="exact")
     lp = random_log_prior(30, 2) if use_prior else None
-    mech = TruncatedExponential(graph, epsilon=1.5, n_words=30, log_prior=lp,
-                                poisson_mean=2.5, max_neighbors=6)
+    mech = TruncatedExponential(
+        graph, epsilon=1.5, n_words=30, log_prior=lp, poisson_mean=2.5, max_neighbors=6
+    )
     for source in (0, 17):
         law = dense_law(mech, source, 30)
-        draws = mech.sample(np.full(100_000, source), np.random.default_rng([seed, source]))
+        draws = mech.sample(
+            np.full(100_000, source), np.random.default_rng([seed, source])
+        )
         assert chi_square_pvalue(draws, np.arange(30), law) > ALPHA
 
 
 @pytest.mark.parametrize("use_prior", [False, True])
 @pytest.mark.parametrize("epsilon", [0.3, 2.0, 8.0])
 def test_truncated_exponential_is_exactly_epsilon_metric_private(
-        plane_embeddings, use_prior, epsilon):
+    plane_embeddings, use_prior, epsilon
+):
     vectors = plane_embeddings.vectors
     graph = build_neighbor_graph(vectors, 6, algorithm="exact")
     lp = random_log_prior(30, 3) if use_prior else None
-    mech = TruncatedExponential(graph, epsilon=epsilon, n_words=30, log_prior=lp,
-                                poisson_mean=2.5, max_neighbors=6)
+    mech = TruncatedExponential(
+        graph,
+        epsilon=epsilon,
+        n_words=30,
+        log_prior=lp,
+        poisson_mean=2.5,
+        max_neighbors=6,
+    )
     laws = np.array([dense_law(mech, s, 30) for s in range(30)])
     assert max_privacy_loss_ratio(laws, pairwise(vectors), epsilon) <= 1 + 1e-9
 
@@ -270,17 +298,25 @@ def test_metric_privacy_check_catches_broken_exponential_mechanisms(plane_embedd
     vectors = plane_embeddings.vectors
     graph = build_neighbor_graph(vectors, 6, algorithm="exact")
     # Broken 1: the score's full epsilon instead of epsilon / 2.
-    doubled = TruncatedExponential(graph, epsilon=4.0, n_words=30, poisson_mean=2.5,
-                                   max_neighbors=6)
+    doubled = TruncatedExponential(
+        graph, epsilon=4.0, n_words=30, poisson_mean=2.5, max_neighbors=6
+    )
     laws = np.array([dense_law(doubled, s, 30) for s in range(30)])
     assert max_privacy_loss_ratio(laws, pairwise(vectors), 2.0) > 1.05
     # Broken 2: an approximate graph whose lists miss each word's nearest neighbour.
     wide = build_neighbor_graph(vectors, 7, algorithm="exact")
     keep = [0, 2, 3, 4, 5, 6, 7]
-    broken_graph = type(graph)(wide.indices[:, keep], wide.distances[:, keep], False,
-                               wide.min_distance, wide.max_distance, True)
-    mech = TruncatedExponential(broken_graph, epsilon=2.0, n_words=30, poisson_mean=1.0,
-                                max_neighbors=6)
+    broken_graph = type(graph)(
+        wide.indices[:, keep],
+        wide.distances[:, keep],
+        False,
+        wide.min_distance,
+        wide.max_distance,
+        True,
+    )
+    mech = TruncatedExponential(
+        broken_graph, epsilon=2.0, n_words=30, poisson_mean=1.0, max_neighbors=6
+    )
     laws = np.array([dense_law(mech, s, 30) for s in range(30)])
     assert max_privacy_loss_ratio(laws, pairwise(vectors), 2.0) > 1.05
 
@@ -299,22 +335,30 @@ def test_full_exponential_law_sampling_and_privacy(plane_embeddings, gamma, seed
     ids = np.repeat([3, 11, 29], 60_000)
     draws = mech.sample(ids, np.random.default_rng(seed))
     for source in (3, 11, 29):
-        assert chi_square_pvalue(draws[ids == source], np.arange(30), laws[source]) > ALPHA
+        assert (
+            chi_square_pvalue(draws[ids == source], np.arange(30), laws[source]) > ALPHA
+        )
 
 
 def test_metropolis_chain_approaches_the_target_law(plane_embeddings, seed):
     vectors = plane_embeddings.vectors
     graph = build_neighbor_graph(vectors, 5, algorithm="exact")
-    mech = FullExponential(vectors, epsilon=1.0, sampler="metropolis", graph=graph,
-                           mh_steps=60)
+    mech = FullExponential(
+        vectors, epsilon=1.0, sampler="metropolis", graph=graph, mh_steps=60
+    )
     target = mech.output_distribution(4)[1]
-    states, acceptance = mech.metropolis(np.full(50_000, 4), np.random.default_rng(seed))
+    states, acceptance = mech.metropolis(
+        np.full(50_000, 4), np.random.default_rng(seed)
+    )
     assert 0.05 < acceptance < 1.0
     empirical = np.bincount(states, minlength=30) / len(states)
     total_variation = 0.5 * np.abs(empirical - target).sum()
     assert total_variation < 0.02
-    short = FullExponential(vectors, epsilon=1.0, sampler="metropolis", graph=graph,
-                            mh_steps=1)
+    short = FullExponential(
+        vectors, epsilon=1.0, sampler="metropolis", graph=graph, mh_steps=1
+    )
     states, _ = short.metropolis(np.full(50_000, 4), np.random.default_rng(seed))
     short_tv = 0.5 * np.abs(np.bincount(states, minlength=30) / 50_000 - target).sum()
-    assert short_tv > 0.1, "a one-step chain stays near its start: the TV check has power"
+    assert short_tv > 0.1, (
+        "a one-step chain stays near its start: the TV check has power"
+    )

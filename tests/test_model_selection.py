@@ -29,10 +29,12 @@ def test_plausible_deniability_matches_the_exact_keep_probability():
 
 
 def test_plausible_deniability_trends_with_epsilon_and_handles_unknown_words():
-    low = plausible_deniability(DPWordSubstituter(epsilon=4), n_samples=100,
-                                random_state=0)
-    high = plausible_deniability(DPWordSubstituter(epsilon=20), n_samples=100,
-                                 random_state=0)
+    low = plausible_deniability(
+        DPWordSubstituter(epsilon=4), n_samples=100, random_state=0
+    )
+    high = plausible_deniability(
+        DPWordSubstituter(epsilon=20), n_samples=100, random_state=0
+    )
     assert len(low) == 200 and low["word"].tolist() == high["word"].tolist()
     assert low["N_w"].median() < 0.2 < 0.9 < high["N_w"].median()
     assert low["S_w"].median() > high["S_w"].median()
@@ -45,25 +47,60 @@ def test_plausible_deniability_trends_with_epsilon_and_handles_unknown_words():
 
 def test_privacy_utility_curve_reports_scores_deniability_and_composition():
     sms = load_sms_spam()
-    pipe = make_pipeline(DensityAwareSubstituter(random_state=0), TfidfVectorizer(),
-                         LogisticRegression())
-    curve = privacy_utility_curve(pipe, sms.data[:300], sms.target[:300], [2, 20], cv=3,
-                                  n_words=30, n_samples=50, random_state=0)
+    pipe = make_pipeline(
+        DensityAwareSubstituter(random_state=0), TfidfVectorizer(), LogisticRegression()
+    )
+    curve = privacy_utility_curve(
+        pipe,
+        sms.data[:300],
+        sms.target[:300],
+        [2, 20],
+        cv=3,
+        n_words=30,
+        n_samples=50,
+        random_state=0,
+    )
     assert curve.columns.tolist() == [
-        "epsilon", "score_mean", "score_std", "N_w_median", "S_w_median",
-        "releases_per_document", "epsilon_spent", "cumulative_epsilon_spent"]
+        "epsilon",
+        "score_mean",
+        "score_std",
+        "N_w_median",
+        "S_w_median",
+        "releases_per_document",
+        "epsilon_spent",
+        "cumulative_epsilon_spent",
+    ]
     assert curve["N_w_median"].iloc[0] < curve["N_w_median"].iloc[1]
     assert curve["score_mean"].iloc[0] <= curve["score_mean"].iloc[1] + 0.02
     assert curve["epsilon_spent"].tolist() == [6.0, 60.0]
     assert curve["cumulative_epsilon_spent"].tolist() == [6.0, 66.0]
-    fit_only = make_pipeline(DensityAwareSubstituter(perturb_on="fit"), TfidfVectorizer(),
-                             LogisticRegression())
-    once = privacy_utility_curve(fit_only, sms.data[:300], sms.target[:300], [20], cv=3,
-                                 n_words=10, n_samples=10, random_state=0)
+    fit_only = make_pipeline(
+        DensityAwareSubstituter(perturb_on="fit"),
+        TfidfVectorizer(),
+        LogisticRegression(),
+    )
+    once = privacy_utility_curve(
+        fit_only,
+        sms.data[:300],
+        sms.target[:300],
+        [20],
+        cv=3,
+        n_words=10,
+        n_samples=10,
+        random_state=0,
+    )
     assert once["releases_per_document"].tolist() == [2.0]
-    reused = privacy_utility_curve(pipe, sms.data[:300], sms.target[:300], [20], cv=3,
-                                   n_words=10, n_samples=10, reuse_releases=True,
-                                   random_state=0)
+    reused = privacy_utility_curve(
+        pipe,
+        sms.data[:300],
+        sms.target[:300],
+        [20],
+        cv=3,
+        n_words=10,
+        n_samples=10,
+        reuse_releases=True,
+        random_state=0,
+    )
     assert reused["releases_per_document"].tolist() == [1.0]
 
 
@@ -80,8 +117,14 @@ def test_perturb_once_releases_each_document_once_per_epsilon():
 def test_plot_privacy_utility_draws_both_axes():
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
-    curve = pd.DataFrame({"epsilon": [1, 5], "score_mean": [0.6, 0.9],
-                          "score_std": [0.01, 0.02], "N_w_median": [0.0, 0.8]})
+    curve = pd.DataFrame(
+        {
+            "epsilon": [1, 5],
+            "score_mean": [0.6, 0.9],
+            "score_std": [0.01, 0.02],
+            "N_w_median": [0.0, 0.8],
+        }
+    )
     ax = plot_privacy_utility(curve, label="demo")
     assert ax.get_xlabel() == "epsilon" and len(ax.lines) >= 1
     ax = plot_privacy_utility(curve, x="N_w_median")

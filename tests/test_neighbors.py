@@ -21,7 +21,7 @@ def test_exact_graph_matches_scikit_learn_and_starts_with_self(glove2k):
 def test_min_and_max_distances_are_exact_on_small_vocabularies(glove2k):
     graph = build_neighbor_graph(glove2k.vectors, 5)
     data = glove2k.vectors.astype(np.float64)
-    sq = (data ** 2).sum(1)
+    sq = (data**2).sum(1)
     dist = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * data @ data.T, 0, None))
     np.fill_diagonal(dist, np.inf)
     assert graph.min_distance == pytest.approx(dist.min(), rel=1e-5)
@@ -63,7 +63,10 @@ def test_approximate_graph_has_high_recall(glove2k):
     approx = build_neighbor_graph(glove2k.vectors, 10, algorithm="approximate")
     assert not approx.exact
     np.testing.assert_array_equal(approx.indices[:, 0], np.arange(2000))
-    hits = [len(set(a[1:]) & set(e[1:])) for a, e in zip(approx.indices, exact.indices)]
+    hits = [
+        len(set(a[1:]) & set(e[1:]))
+        for a, e in zip(approx.indices, exact.indices, strict=True)
+    ]
     recall = np.mean(hits) / 10
     assert recall >= 0.95, f"recall@10 {recall:.3f}"
     assert approx.min_distance >= exact.min_distance - 1e-6  # an upper bound

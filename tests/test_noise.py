@@ -32,12 +32,16 @@ def gaussian_same_mean_norm(n, dim, eps, rng):
 
 
 def radius_pvalue(z, dim, eps):
-    return stats.kstest(np.linalg.norm(z, axis=1), stats.gamma(dim, scale=1 / eps).cdf).pvalue
+    return stats.kstest(
+        np.linalg.norm(z, axis=1), stats.gamma(dim, scale=1 / eps).cdf
+    ).pvalue
 
 
 def direction_pvalue(z, dim):
     cos = z[:, 0] / np.linalg.norm(z, axis=1)
-    return stats.kstest((cos + 1) / 2, stats.beta((dim - 1) / 2, (dim - 1) / 2).cdf).pvalue
+    return stats.kstest(
+        (cos + 1) / 2, stats.beta((dim - 1) / 2, (dim - 1) / 2).cdf
+    ).pvalue
 
 
 @pytest.mark.parametrize("dim", [1, 2, 50, 300])
@@ -61,12 +65,21 @@ def test_one_dimensional_noise_is_the_laplace_distribution(seed):
     assert stats.kstest(z, stats.laplace(scale=0.5).cdf).pvalue > ALPHA
 
 
-@pytest.mark.parametrize("mutant", [double_epsilon, exponential_radius,
-                                    per_coordinate_laplace, gaussian_same_mean_norm])
+@pytest.mark.parametrize(
+    "mutant",
+    [
+        double_epsilon,
+        exponential_radius,
+        per_coordinate_laplace,
+        gaussian_same_mean_norm,
+    ],
+)
 @pytest.mark.parametrize("dim", [2, 50, 300])
 def test_radius_test_rejects_every_broken_sampler(mutant, dim, seed):
     z = mutant(N, dim, 3.0, np.random.default_rng([seed, dim]))
-    assert radius_pvalue(z, dim, 3.0) < ALPHA, f"{mutant.__name__} not caught at d={dim}"
+    assert radius_pvalue(z, dim, 3.0) < ALPHA, (
+        f"{mutant.__name__} not caught at d={dim}"
+    )
 
 
 @pytest.mark.parametrize("dim", [50, 300])

@@ -4,7 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_textdp import DensityAwareSubstituter, DPWordSubstituter, PrivacyLeakWarning
+from sklearn_textdp import (
+    DensityAwareSubstituter,
+    DPWordSubstituter,
+    PrivacyLeakWarning,
+)
 from sklearn_textdp.privacy import check_epsilon, document_privacy_cost
 
 
@@ -12,7 +16,9 @@ def test_privacy_cost_counts_words_per_document():
     sub = DPWordSubstituter(epsilon=2.0, keep_words=["the"], random_state=0)
     with pytest.warns(PrivacyLeakWarning, match="keep_words"):
         sub.fit([])
-    docs = pd.Series(["the film was qzxv good", None, "", "The THE"], index=list("abcd"))
+    docs = pd.Series(
+        ["the film was qzxv good", None, "", "The THE"], index=list("abcd")
+    )
     cost = sub.privacy_cost(docs)
     assert cost.index.tolist() == list("abcd")
     assert cost["n_words"].tolist() == [5, 0, 0, 2]
@@ -33,19 +39,30 @@ def test_document_privacy_cost_formula():
 def test_budget_refuses_or_truncates():
     docs = ["one two three four five", "good film"]
     strict = DPWordSubstituter(epsilon=1.0, max_document_epsilon=3.0, random_state=0)
-    with pytest.raises(ValueError, match=r"Document 0 .* 5 perturbed words.*max_document_epsilon=3"):
+    with pytest.raises(
+        ValueError, match=r"Document 0 .* 5 perturbed words.*max_document_epsilon=3"
+    ):
         strict.fit_transform(docs)
-    cut = DPWordSubstituter(epsilon=1.0, max_document_epsilon=3.0,
-                            budget_action="truncate", random_state=0)
+    cut = DPWordSubstituter(
+        epsilon=1.0, max_document_epsilon=3.0, budget_action="truncate", random_state=0
+    )
     out = cut.fit_transform(docs)
     assert len(out[0].split()) == 3 and len(out[1].split()) == 2
     assert cut.privacy_cost(docs)["epsilon_per_unit"].max() <= 3.0
 
 
-@pytest.mark.parametrize("value, error", [
-    (0, ValueError), (-1, ValueError), (float("nan"), ValueError),
-    (float("inf"), ValueError), (True, ValueError), ("1", TypeError), (None, TypeError),
-])
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (True, ValueError),
+        ("1", TypeError),
+        (None, TypeError),
+    ],
+)
 def test_check_epsilon(value, error):
     with pytest.raises(error, match="finite real number > 0"):
         check_epsilon(value)
@@ -58,14 +75,18 @@ def test_warnings_name_every_weakening_setting():
     with pytest.warns(PrivacyLeakWarning, match="keep_words"):
         DPWordSubstituter(keep_words="english").fit([])
     with pytest.warns(PrivacyLeakWarning, match="Metropolis|metropolis"):
-        DensityAwareSubstituter(truncation=None, sampler="metropolis", mh_steps=5).fit([])
+        DensityAwareSubstituter(truncation=None, sampler="metropolis", mh_steps=5).fit(
+            []
+        )
 
 
 def test_missing_words_never_pass_through_by_default():
     sub = DensityAwareSubstituter(epsilon=50, random_state=0).fit([])
     out = sub.transform(["Qzxvkw is my name and zqxj my town"])[0]
     assert "Qzxvkw" not in out and "zqxj" not in out and out.count("<unk>") == 2
-    sampled = DensityAwareSubstituter(epsilon=50, unknown_words="sample", random_state=0)
+    sampled = DensityAwareSubstituter(
+        epsilon=50, unknown_words="sample", random_state=0
+    )
     words = sampled.fit_transform(["Qzxvkw zqxj"])[0].split()
     assert all(w.lower() in set(sampled.embeddings_.words) for w in words)
     with pytest.warns(PrivacyLeakWarning):
@@ -75,8 +96,9 @@ def test_missing_words_never_pass_through_by_default():
 
 def test_metropolis_acceptance_rate_is_reported():
     with pytest.warns(PrivacyLeakWarning):
-        sub = DensityAwareSubstituter(epsilon=3.0, truncation=None, sampler="metropolis",
-                                      mh_steps=20).fit([])
+        sub = DensityAwareSubstituter(
+            epsilon=3.0, truncation=None, sampler="metropolis", mh_steps=20
+        ).fit([])
     assert 0.0 < sub.mh_acceptance_rate_ < 1.0
     assert "approximate" in sub.mechanism_.guarantee
 

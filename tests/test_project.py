@@ -9,14 +9,17 @@ def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()
     assert 'pip install -e ".[test]" && python -m pytest' in readme
-    assert "grep -m1 -F 'pip install -e \".[test]\" && python -m pytest' README.md" in ci
+    assert (
+        "grep -m1 -F 'pip install -e \".[test]\" && python -m pytest' README.md" in ci
+    )
 
 
 def test_readme_starts_with_the_two_setup_commands():
     readme = (REPO / "README.md").read_text()
     first_block = readme.split("```bash", 1)[1].split("```", 1)[0]
-    commands = [line for line in first_block.splitlines()
-                if line and not line.startswith("#")]
+    commands = [
+        line for line in first_block.splitlines() if line and not line.startswith("#")
+    ]
     assert len(commands) == 2
     assert commands[0].endswith("textdp demo")
     assert "pytest" in commands[1]

@@ -18,10 +18,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks as checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_textdp import DensityAwareSubstituter, DPWordSubstituter, PrivacyLeakWarning
+from sklearn_textdp import (
+    DensityAwareSubstituter,
+    DPWordSubstituter,
+    PrivacyLeakWarning,
+)
 from sklearn_textdp.datasets import load_sms_spam
 
-ESTIMATORS = [DPWordSubstituter(random_state=0), DensityAwareSubstituter(random_state=0)]
+ESTIMATORS = [
+    DPWordSubstituter(random_state=0),
+    DensityAwareSubstituter(random_state=0),
+]
 DOCS = ["A good film.", "The worst movie, EVER!", "", "I liked it: 10/10"]
 
 
@@ -32,17 +39,21 @@ def test_scikit_learn_checks_that_apply_to_text(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("check", [
-    checks.check_estimator_repr,
-    checks.check_no_attributes_set_in_init,
-    checks.check_parameters_default_constructible,
-    checks.check_get_params_invariance,
-    checks.check_set_params,
-    checks.check_do_not_raise_errors_in_init_or_set_params,
-    checks.check_mixin_order,
-    checks.check_valid_tag_types,
-    checks.check_estimator_tags_renamed,
-], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "check",
+    [
+        checks.check_estimator_repr,
+        checks.check_no_attributes_set_in_init,
+        checks.check_parameters_default_constructible,
+        checks.check_get_params_invariance,
+        checks.check_set_params,
+        checks.check_do_not_raise_errors_in_init_or_set_params,
+        checks.check_mixin_order,
+        checks.check_valid_tag_types,
+        checks.check_estimator_tags_renamed,
+    ],
+    ids=lambda c: c.__name__,
+)
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
 def test_data_free_api_checks(estimator, check):
     # Checks that need numeric X (fit/predict on arrays) cannot apply to text:
@@ -110,8 +121,9 @@ def test_non_text_values_are_refused_naming_the_row():
 
 def test_dataframes_are_perturbed_column_by_column():
     est = DensityAwareSubstituter(epsilon=1.0, random_state=0)
-    frame = pd.DataFrame({"title": ["good film", None], "body": ["bad", "nice plot"]},
-                         index=["r1", "r2"])
+    frame = pd.DataFrame(
+        {"title": ["good film", None], "body": ["bad", "nice plot"]}, index=["r1", "r2"]
+    )
     out = est.fit_transform(frame)
     assert isinstance(out, pd.DataFrame) and out.columns.tolist() == ["title", "body"]
     assert out.index.tolist() == ["r1", "r2"] and pd.isna(out.loc["r2", "title"])
@@ -121,28 +133,41 @@ def test_dataframes_are_perturbed_column_by_column():
 
 
 def test_one_dimensional_output_feeds_tfidf_without_the_column_name_trap():
-    frame = pd.DataFrame({"text": ["good film", "bad film", "nice plot", "dull plot"],
-                          "n": [1, 2, 3, 4]})
-    pipe = make_pipeline(DensityAwareSubstituter(epsilon=30, random_state=0),
-                         TfidfVectorizer())
+    frame = pd.DataFrame(
+        {"text": ["good film", "bad film", "nice plot", "dull plot"], "n": [1, 2, 3, 4]}
+    )
+    pipe = make_pipeline(
+        DensityAwareSubstituter(epsilon=30, random_state=0), TfidfVectorizer()
+    )
     features = pipe.fit_transform(frame["text"])
     assert features.shape[0] == 4
     assert "text" not in pipe[-1].vocabulary_
 
 
 def test_inside_a_column_transformer_both_ways():
-    frame = pd.DataFrame({"text": ["good film", "bad film", "nice plot", "dull plot"],
-                          "title": ["a", "b", "c", "d"], "n": [1, 2, 3, 4]})
+    frame = pd.DataFrame(
+        {
+            "text": ["good film", "bad film", "nice plot", "dull plot"],
+            "title": ["a", "b", "c", "d"],
+            "n": [1, 2, 3, 4],
+        }
+    )
     ct = make_column_transformer(
-        (make_pipeline(DensityAwareSubstituter(epsilon=30, random_state=0),
-                       TfidfVectorizer()), "text"),
+        (
+            make_pipeline(
+                DensityAwareSubstituter(epsilon=30, random_state=0), TfidfVectorizer()
+            ),
+            "text",
+        ),
         (DensityAwareSubstituter(epsilon=30, random_state=0), ["title"]),
         remainder="passthrough",
     )
     out = ct.fit_transform(frame)
     assert out.shape[0] == 4
-    assert ct.get_feature_names_out()[-2:].tolist() == ["densityawaresubstituter__title",
-                                                         "remainder__n"]
+    assert ct.get_feature_names_out()[-2:].tolist() == [
+        "densityawaresubstituter__title",
+        "remainder__n",
+    ]
 
 
 def test_set_output_pandas_and_global_config():
@@ -151,7 +176,9 @@ def test_set_output_pandas_and_global_config():
     out = est.transform(DOCS)
     assert isinstance(out, pd.Series) and len(out) == 4
     with config_context(transform_output="pandas"):
-        assert isinstance(DPWordSubstituter(random_state=0).fit_transform(DOCS), pd.Series)
+        assert isinstance(
+            DPWordSubstituter(random_state=0).fit_transform(DOCS), pd.Series
+        )
     with pytest.raises(ValueError, match="transform must be"):
         est.set_output(transform="json")
 
@@ -188,16 +215,23 @@ def test_perturb_on_fit_leaves_prediction_text_in_clear():
 def test_the_developers_pipeline_with_cross_validation_and_grid_search():
     sms = load_sms_spam()
     texts, labels = sms.data[:400], sms.target[:400]
-    pipe = make_pipeline(DensityAwareSubstituter(epsilon=10, random_state=0),
-                         TfidfVectorizer(), LogisticRegression())
+    pipe = make_pipeline(
+        DensityAwareSubstituter(epsilon=10, random_state=0),
+        TfidfVectorizer(),
+        LogisticRegression(),
+    )
     scores = cross_val_score(pipe, texts, labels, cv=5)
     assert scores.shape == (5,) and scores.mean() > 0.8
-    search = GridSearchCV(pipe, {"densityawaresubstituter__epsilon": [1, 5, 10, 20]},
-                          cv=3, n_jobs=2).fit(texts, labels)
+    search = GridSearchCV(
+        pipe, {"densityawaresubstituter__epsilon": [1, 5, 10, 20]}, cv=3, n_jobs=2
+    ).fit(texts, labels)
     assert search.best_params_["densityawaresubstituter__epsilon"] in (1, 5, 10, 20)
     assert search.predict(texts[:5]).shape == (5,)
-    dp = make_pipeline(DPWordSubstituter(epsilon=10, random_state=0), TfidfVectorizer(),
-                       LogisticRegression())
+    dp = make_pipeline(
+        DPWordSubstituter(epsilon=10, random_state=0),
+        TfidfVectorizer(),
+        LogisticRegression(),
+    )
     assert cross_val_score(dp, texts, labels, cv=3, n_jobs=2).shape == (3,)
 
 

@@ -27,7 +27,7 @@ def test_rebuilding_an_untouched_tokenisation_returns_the_input(docs):
 def test_pieces_alternate_gaps_and_words(docs):
     batch = tokenize(docs)
     for doc in range(batch.n_docs):
-        pieces = batch.pieces[batch.doc_offsets[doc]:batch.doc_offsets[doc + 1]]
+        pieces = batch.pieces[batch.doc_offsets[doc] : batch.doc_offsets[doc + 1]]
         assert len(pieces) % 2 == 1
         for gap in pieces[0::2]:
             assert not any(ch.isalpha() for ch in gap)
@@ -38,7 +38,14 @@ def test_pieces_alternate_gaps_and_words(docs):
 
 def test_words_and_gaps():
     batch = tokenize(["Hello, WORLD! 42abc_def naïve e\u0301te", "", "  "])
-    assert batch.words.tolist() == ["Hello", "WORLD", "abc", "def", "naïve", "e\u0301te"]
+    assert batch.words.tolist() == [
+        "Hello",
+        "WORLD",
+        "abc",
+        "def",
+        "naïve",
+        "e\u0301te",
+    ]
     assert batch.word_docs.tolist() == [0] * 6
     assert batch.n_docs == 3
 
@@ -51,7 +58,9 @@ def test_replacing_words_keeps_everything_between_them():
 
 
 def test_lookup_keys_are_case_insensitive_and_nfc():
-    keys = normalize_words(np.array(["Movie", "MOVIE", "cafe\u0301", "İ"], dtype=object))
+    keys = normalize_words(
+        np.array(["Movie", "MOVIE", "cafe\u0301", "İ"], dtype=object)
+    )
     assert keys[0] == keys[1] == "movie"
     assert keys[2] == "caf\u00e9"
     assert len(keys) == 4

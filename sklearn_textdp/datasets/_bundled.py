@@ -17,8 +17,12 @@ def _read(name):
 def _bunch(frame, description, as_frame):
     if as_frame:
         return frame
-    return Bunch(data=frame["text"].tolist(), target=frame["label"].to_numpy(),
-                 frame=frame, DESCR=description)
+    return Bunch(
+        data=frame["text"].tolist(),
+        target=frame["label"].to_numpy(),
+        frame=frame,
+        DESCR=description,
+    )
 
 
 def load_sms_spam(*, as_frame=False):
@@ -43,9 +47,11 @@ def load_sms_spam(*, as_frame=False):
     >>> len(sms.data), sorted(set(sms.target))
     (5574, ['ham', 'spam'])
     """
-    return _bunch(_read("sms_spam.csv"),
-                  "SMS Spam Collection v.1 (Almeida, Gomez Hidalgo 2011), CC BY 4.0",
-                  as_frame)
+    return _bunch(
+        _read("sms_spam.csv"),
+        "SMS Spam Collection v.1 (Almeida, Gomez Hidalgo 2011), CC BY 4.0",
+        as_frame,
+    )
 
 
 def load_drug_reviews(*, subset="train", as_frame=False):
@@ -74,5 +80,6 @@ def load_drug_reviews(*, subset="train", as_frame=False):
         raise ValueError(f"subset must be 'train', 'test' or 'all'; got {subset!r}.")
     parts = ["train", "test"] if subset == "all" else [subset]
     frame = pd.concat([_read(f"drugreview_{p}.csv") for p in parts], ignore_index=True)
-    return _bunch(frame, "UCI Drug Review subset (Grasser et al. 2018), CC BY 4.0",
-                  as_frame)
+    return _bunch(
+        frame, "UCI Drug Review subset (Grasser et al. 2018), CC BY 4.0", as_frame
+    )

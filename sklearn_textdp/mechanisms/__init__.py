@@ -27,16 +27,40 @@ from ._truncated_gumbel import (
 #: Registry: mechanism name -> class.
 MECHANISMS = {
     cls.name: cls
-    for cls in (CalibratedLaplace, Mahalanobis, Vickrey, TruncatedExponential,
-                FullExponential, TruncatedGumbel, SanTextPlus, CusText)
+    for cls in (
+        CalibratedLaplace,
+        Mahalanobis,
+        Vickrey,
+        TruncatedExponential,
+        FullExponential,
+        TruncatedGumbel,
+        SanTextPlus,
+        CusText,
+    )
 }
 
 __all__ = [
-    "MECHANISMS", "Mechanism", "ApproximateDecoder", "ExactDecoder",
-    "brute_force_nearest", "CalibratedLaplace", "Mahalanobis", "Vickrey",
-    "TruncatedExponential", "FullExponential", "TruncatedGumbel", "SanTextPlus",
-    "CusText", "partition_vocabulary", "sensitive_words_by_rank",
-    "sample_laplace_noise", "uniform_directions", "PriorSampler",
-    "sample_truncated_gumbel", "sample_truncated_poisson", "truncated_poisson_pmf",
-    "smallest_valid_epsilon", "truncated_gumbel_scale",
+    "MECHANISMS",
+    "Mechanism",
+    "ApproximateDecoder",
+    "ExactDecoder",
+    "brute_force_nearest",
+    "CalibratedLaplace",
+    "Mahalanobis",
+    "Vickrey",
+    "TruncatedExponential",
+    "FullExponential",
+    "TruncatedGumbel",
+    "SanTextPlus",
+    "CusText",
+    "partition_vocabulary",
+    "sensitive_words_by_rank",
+    "sample_laplace_noise",
+    "uniform_directions",
+    "PriorSampler",
+    "sample_truncated_gumbel",
+    "sample_truncated_poisson",
+    "truncated_poisson_pmf",
+    "smallest_valid_epsilon",
+    "truncated_gumbel_scale",
 ]

@@ -37,4 +37,6 @@ class Mechanism(ABC):
         rest : float
             Mass of the words not in ``rows``, spread in proportion to ``rest_law``.
         """
-        raise NotImplementedError(f"{type(self).__name__} has no closed-form output law.")
+        raise NotImplementedError(
+            f"{type(self).__name__} has no closed-form output law."
+        )

@@ -41,12 +41,15 @@ def partition_vocabulary(vectors, size, graph=None):
             free = np.flatnonzero(set_of_word < 0)
             dist = squared[free] - 2.0 * vectors[free] @ vectors[founder]
             take = min(size, len(free))
-            nearest = np.argpartition(dist, take - 1)[:take] if take < len(free) else (
-                np.arange(len(free)))
+            nearest = (
+                np.argpartition(dist, take - 1)[:take]
+                if take < len(free)
+                else (np.arange(len(free)))
+            )
             chosen = free[nearest[np.argsort(dist[nearest], kind="stable")]]
         set_of_word[chosen] = len(members)
         row = np.full(size, -1, dtype=np.int64)
-        row[:len(chosen)] = chosen
+        row[: len(chosen)] = chosen
         members.append(row)
     return set_of_word, np.array(members, dtype=np.int64).reshape(-1, size)
 
@@ -76,7 +79,8 @@ class CusText(Mechanism):
         self.partition_size = int(partition_size)
         vectors = np.asarray(vectors, dtype=np.float64)
         self.set_of_word, self.members = partition_vocabulary(
-            vectors, self.partition_size, graph)
+            vectors, self.partition_size, graph
+        )
         self._candidates = self.members[self.set_of_word]  # (n_words, K), -1 padded
         self._cdf = categorical_cdf(self._laws(vectors))
 
@@ -88,8 +92,9 @@ class CusText(Mechanism):
         d_min = np.where(valid, dist, np.inf).min(axis=1, keepdims=True)
         d_max = np.where(valid, dist, -np.inf).max(axis=1, keepdims=True)
         span = d_max - d_min
-        utility = np.divide(-(dist - d_min), span, out=np.zeros_like(dist),
-                            where=span > 0)
+        utility = np.divide(
+            -(dist - d_min), span, out=np.zeros_like(dist), where=span > 0
+        )
         logits = np.where(valid, 0.5 * self.epsilon * utility, -np.inf)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         return probs / probs.sum(axis=1, keepdims=True)
@@ -97,10 +102,10 @@ class CusText(Mechanism):
     @property
     def guarantee(self):
         return (
-            f"epsilon-DP (epsilon={self.epsilon:g}) between words of the same output set "
-            f"of {self.partition_size} words (exponential mechanism, utility range 1). "
-            "Words of different sets have disjoint outputs: the set itself is "
-            "revealed. Not metric DP."
+            f"epsilon-DP (epsilon={self.epsilon:g}) between words of the same output "
+            f"set of {self.partition_size} words (exponential mechanism, utility "
+            "range 1). Words of different sets have disjoint outputs: the set itself "
+            "is revealed. Not metric DP."
         )
 
     def output_distribution(self, word_id):

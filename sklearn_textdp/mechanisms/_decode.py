@@ -56,8 +56,9 @@ class ExactDecoder:
     def __init__(self, vectors, graph=None):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.vectors = vectors
-        half_sq = 0.5 * np.einsum("ij,ij->i", vectors.astype(np.float64),
-                                  vectors.astype(np.float64))
+        half_sq = 0.5 * np.einsum(
+            "ij,ij->i", vectors.astype(np.float64), vectors.astype(np.float64)
+        )
         self._augmented_t = np.ascontiguousarray(
             np.hstack([vectors, half_sq[:, None].astype(np.float32)]).T
         )
@@ -90,11 +91,13 @@ class ExactDecoder:
             # The proof needs ||y - x|| < d_K(x) (best list distance >= 0): only
             # tokens meeting that are tried, so small epsilons pay nothing for it.
             noise_norm = np.linalg.norm(
-                noisy - self.vectors[sources].astype(np.float64), axis=1)
+                noisy - self.vectors[sources].astype(np.float64), axis=1
+            )
             hopeful = np.flatnonzero(noise_norm < self.graph.distances[sources, -1])
             if len(hopeful):
-                settled, winners = self._short_list(noisy[hopeful], sources[hopeful], k,
-                                                    exclude_source)
+                settled, winners = self._short_list(
+                    noisy[hopeful], sources[hopeful], k, exclude_source
+                )
                 proven[hopeful[settled]] = True
                 out[hopeful[settled]] = winners
         rest = np.flatnonzero(~proven)
@@ -107,10 +110,12 @@ class ExactDecoder:
         graph = self.graph
         proven = np.zeros(len(noisy), dtype=bool)
         winners = []
-        step = max(1, _GATHER_BUDGET // (graph.indices.shape[1] * self.vectors.shape[1]))
+        step = max(
+            1, _GATHER_BUDGET // (graph.indices.shape[1] * self.vectors.shape[1])
+        )
         for start in range(0, len(noisy), step):
-            y = noisy[start:start + step]
-            src = sources[start:start + step]
+            y = noisy[start : start + step]
+            src = sources[start : start + step]
             candidates = graph.indices[src]
             if exclude_source:
                 candidates = candidates[:, 1:]
@@ -118,12 +123,14 @@ class ExactDecoder:
             dist_sq = ((gathered - y[:, None, :]) ** 2).sum(axis=2)
             order = np.lexsort((candidates, dist_sq), axis=1)[:, :k]
             kth = np.sqrt(np.take_along_axis(dist_sq, order[:, -1:], axis=1)[:, 0])
-            noise_norm = np.linalg.norm(y - self.vectors[src].astype(np.float64), axis=1)
+            noise_norm = np.linalg.norm(
+                y - self.vectors[src].astype(np.float64), axis=1
+            )
             outside = graph.distances[src, -1].astype(np.float64) - noise_norm
             # float32-stored graph distances: allow their rounding, plus slack.
             slack = 1e-6 * (1.0 + graph.distances[src, -1] + noise_norm)
             ok = kth + slack < outside - slack
-            proven[start:start + step] = ok
+            proven[start : start + step] = ok
             winners.append(np.take_along_axis(candidates, order, axis=1)[ok])
         return proven, np.concatenate(winners) if winners else np.empty((0, k), int)
 
@@ -132,9 +139,9 @@ class ExactDecoder:
         step = max(1, min(2048, _SCORE_BUDGET // n_words))
         out = np.empty((len(noisy), k), dtype=np.int64)
         for start in range(0, len(noisy), step):
-            y = noisy[start:start + step]
-            ex = None if excluded is None else excluded[start:start + step]
-            out[start:start + step] = self._search_chunk(y, k, ex)
+            y = noisy[start : start + step]
+            ex = None if excluded is None else excluded[start : start + step]
+            out[start : start + step] = self._search_chunk(y, k, ex)
         return out
 
     def _search_chunk(self, y, k, excluded):
@@ -153,8 +160,11 @@ class ExactDecoder:
             scores[rows, picks[:, j]] = np.inf
         runner_up = scores.min(axis=1).astype(np.float64)
         # Rounding bound of a float32 dot product of length dim+1 (with slack).
-        tol = 8.0 * (y.shape[1] + 2) * _F32_EPS * (
-            np.linalg.norm(y, axis=1) * self._max_norm + self._max_half_sq
+        tol = (
+            8.0
+            * (y.shape[1] + 2)
+            * _F32_EPS
+            * (np.linalg.norm(y, axis=1) * self._max_norm + self._max_half_sq)
         )
         gaps = np.diff(np.column_stack([values, runner_up]), axis=1)
         doubtful = np.flatnonzero((gaps <= 2.0 * tol[:, None]).any(axis=1))
@@ -162,7 +172,9 @@ class ExactDecoder:
             scores[row, picks[row]] = values[row].astype(np.float32)
             bound = values[row, -1] + 2.0 * tol[row]
             candidates = np.flatnonzero(scores[row] <= bound)
-            dist_sq = ((self.vectors[candidates].astype(np.float64) - y[row]) ** 2).sum(1)
+            dist_sq = ((self.vectors[candidates].astype(np.float64) - y[row]) ** 2).sum(
+                1
+            )
             picks[row] = candidates[np.lexsort((candidates, dist_sq))[:k]]
         return picks
 
@@ -175,8 +187,15 @@ class ApproximateDecoder:
     word, which shifts N_w / S_w and utility, and its query time depends on the query.
     """
 
-    def __init__(self, vectors, *, random_state=0, n_neighbors=30, search_epsilon=0.1,
-                 search_width=10):
+    def __init__(
+        self,
+        vectors,
+        *,
+        random_state=0,
+        n_neighbors=30,
+        search_epsilon=0.1,
+        search_width=10,
+    ):
         from pynndescent import NNDescent
 
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -184,14 +203,19 @@ class ApproximateDecoder:
         # Asking pynndescent for 10 candidates rather than 1 lifts agreement with
         # exact decoding from ~60% to ~96% at epsilon=10 (measured, 20k words).
         self.search_width = search_width
-        self.index = NNDescent(self.vectors, n_neighbors=n_neighbors,
-                               metric="euclidean", random_state=random_state)
+        self.index = NNDescent(
+            self.vectors,
+            n_neighbors=n_neighbors,
+            metric="euclidean",
+            random_state=random_state,
+        )
         self.index.prepare()
 
     def nearest(self, noisy, sources=None, *, k=1, exclude_source=False):
         width = max(self.search_width, k + 1)
-        found, _ = self.index.query(np.asarray(noisy, dtype=np.float32), k=width,
-                                    epsilon=self.search_epsilon)
+        found, _ = self.index.query(
+            np.asarray(noisy, dtype=np.float32), k=width, epsilon=self.search_epsilon
+        )
         found = found.astype(np.int64)[:, : k + 1 if exclude_source else k]
         if exclude_source:
             keep = found != sources[:, None]

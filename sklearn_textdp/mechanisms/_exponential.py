@@ -76,16 +76,28 @@ class TruncatedExponential(Mechanism):
 
     name = "truncated-exponential"
 
-    def __init__(self, graph, *, epsilon, n_words, log_prior=None, poisson_mean=None,
-                 max_neighbors=None):
+    def __init__(
+        self,
+        graph,
+        *,
+        epsilon,
+        n_words,
+        log_prior=None,
+        poisson_mean=None,
+        max_neighbors=None,
+    ):
         self.graph = graph
         self.epsilon = float(epsilon)
         self.n_words = int(n_words)
         self.log_prior = log_prior
-        self.max_neighbors = graph.n_neighbors if max_neighbors is None else min(
-            int(max_neighbors), graph.n_neighbors)
-        self.poisson_mean = math.log(n_words) if poisson_mean is None else float(
-            poisson_mean)
+        self.max_neighbors = (
+            graph.n_neighbors
+            if max_neighbors is None
+            else min(int(max_neighbors), graph.n_neighbors)
+        )
+        self.poisson_mean = (
+            math.log(n_words) if poisson_mean is None else float(poisson_mean)
+        )
         self._prior_sampler = PriorSampler(log_prior, self.n_words)
         self._cdf_table = None
         if self.n_words * (self.max_neighbors + 2) <= _TABLE_BUDGET:
@@ -94,8 +106,8 @@ class TruncatedExponential(Mechanism):
     @property
     def guarantee(self):
         return (
-            f"epsilon*d metric DP (Euclidean), epsilon={self.epsilon:g}, exactly and for "
-            "every epsilon > 0: exponential mechanism with a public prior and the "
+            f"epsilon*d metric DP (Euclidean), epsilon={self.epsilon:g}, exactly and "
+            "for every epsilon > 0: exponential mechanism with a public prior and the "
             "1-Lipschitz score min(d(x, y), rho_k(x)) over the k nearest words, "
             "k ~ Poisson independent of the word. Needs the exact neighbour graph."
         )
@@ -142,10 +154,14 @@ class TruncatedExponential(Mechanism):
         return rows[0], probs[:-1], float(probs[-1])
 
     def _cdf_of(self, sources, step=8192):
-        return np.vstack([
-            categorical_cdf(np.exp(self.outcome_log_probabilities(sources[s:s + step])))
-            for s in range(0, len(sources), step)
-        ])
+        return np.vstack(
+            [
+                categorical_cdf(
+                    np.exp(self.outcome_log_probabilities(sources[s : s + step]))
+                )
+                for s in range(0, len(sources), step)
+            ]
+        )
 
     def sample(self, ids, rng):
         ids = np.asarray(ids, dtype=np.int64)
@@ -172,9 +188,9 @@ class FullExponential(Mechanism):
     prior and ``gamma=inf`` this is SanText (Yue et al. 2021). With the uniform prior
     and a finite ``gamma`` it is TEM (Carvalho et al. 2023): the words within
     ``gamma`` score ``-d``, and the escape element ``⊥`` scores
-    ``-gamma + (2 / epsilon) ln(number of words outside the ball)`` and, when it wins, returns a uniform draw
-    outside the ball: together exactly the law above (never the input word, which
-    is inside the ball).
+    ``-gamma + (2 / epsilon) ln(number of words outside the ball)`` and, when it
+    wins, returns a uniform draw outside the ball (never the input word, which is
+    inside): together exactly the law above.
 
     Parameters
     ----------
@@ -196,8 +212,17 @@ class FullExponential(Mechanism):
 
     name = "exponential"
 
-    def __init__(self, vectors, *, epsilon, log_prior=None, gamma=np.inf,
-                 sampler="exact", graph=None, mh_steps=200):
+    def __init__(
+        self,
+        vectors,
+        *,
+        epsilon,
+        log_prior=None,
+        gamma=np.inf,
+        sampler="exact",
+        graph=None,
+        mh_steps=200,
+    ):
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float64)
         self.epsilon = float(epsilon)
         self.n_words = len(vectors)
@@ -214,8 +239,8 @@ class FullExponential(Mechanism):
     @property
     def guarantee(self):
         exact = (
-            f"epsilon*d metric DP (Euclidean), epsilon={self.epsilon:g}, exactly and for "
-            "every epsilon > 0 (exponential mechanism with a public prior and the "
+            f"epsilon*d metric DP (Euclidean), epsilon={self.epsilon:g}, exactly and "
+            "for every epsilon > 0 (exponential mechanism with a public prior and the "
             "1-Lipschitz score min(d(x, y), gamma))."
         )
         if self.sampler == "exact":
@@ -224,13 +249,16 @@ class FullExponential(Mechanism):
             exact[:-1] + " for the target law only. The Metropolis-Hastings chain of "
             f"{self.mh_steps} steps starts at the input word and returns an "
             "approximate sample: if its law is within total variation delta of the "
-            "target, the mechanism is (epsilon*d, (1 + exp(epsilon*d)) * delta) private;"
-            " delta is not bounded by a proof here (see the acceptance rate)."
+            "target, the mechanism is (epsilon*d, (1 + exp(epsilon*d)) * delta) "
+            "private; delta is not bounded by a proof here (see the acceptance rate)."
         )
 
     def _distances(self, sources):
-        squared = (self._squared_norms[sources, None] + self._squared_norms[None, :]
-                   - 2.0 * self.vectors[sources] @ self.vectors.T)
+        squared = (
+            self._squared_norms[sources, None]
+            + self._squared_norms[None, :]
+            - 2.0 * self.vectors[sources] @ self.vectors.T
+        )
         return np.sqrt(np.clip(squared, 0.0, None))
 
     def log_probabilities(self, sources):
@@ -251,8 +279,12 @@ class FullExponential(Mechanism):
         if self.sampler == "metropolis":
             return self.metropolis(ids, rng)[0]
         return sample_by_source_blocks(
-            ids, rng, lambda block: np.exp(self.log_probabilities(block)), self.n_words,
-            _ROW_BUDGET)
+            ids,
+            rng,
+            lambda block: np.exp(self.log_probabilities(block)),
+            self.n_words,
+            _ROW_BUDGET,
+        )
 
     def _log_target(self, sources, states):
         diff = self.vectors[states] - self.vectors[sources]
@@ -279,10 +311,16 @@ class FullExponential(Mechanism):
         for _ in range(self.mh_steps):
             use_graph = rng.random(len(ids)) < 0.5
             neighbour = self.graph.indices[states, 1 + rng.integers(0, width, len(ids))]
-            proposal = np.where(use_graph, neighbour, self._prior_sampler.draw(len(ids), rng))
+            proposal = np.where(
+                use_graph, neighbour, self._prior_sampler.draw(len(ids), rng)
+            )
             target = self._log_target(ids, proposal)
-            log_ratio = (target - current + self._log_proposal(states, proposal)
-                         - self._log_proposal(proposal, states))
+            log_ratio = (
+                target
+                - current
+                + self._log_proposal(states, proposal)
+                - self._log_proposal(proposal, states)
+            )
             accept = np.log(rng.random(len(ids))) < log_ratio
             states = np.where(accept, proposal, states)
             current = np.where(accept, target, current)

@@ -110,17 +110,23 @@ class Vickrey(Mechanism):
 
     name = "vickrey"
 
-    def __init__(self, vectors, *, epsilon, threshold=0.5, covariance_weight=None,
-                 decoder=None):
+    def __init__(
+        self, vectors, *, epsilon, threshold=0.5, covariance_weight=None, decoder=None
+    ):
         self.vectors = vectors
         self.epsilon = float(epsilon)
         self.threshold = float(threshold)
         if covariance_weight is None:
-            self.noise_mechanism = CalibratedLaplace(vectors, epsilon=epsilon,
-                                                     decoder=decoder)
+            self.noise_mechanism = CalibratedLaplace(
+                vectors, epsilon=epsilon, decoder=decoder
+            )
         else:
-            self.noise_mechanism = Mahalanobis(vectors, epsilon=epsilon, decoder=decoder,
-                                               covariance_weight=covariance_weight)
+            self.noise_mechanism = Mahalanobis(
+                vectors,
+                epsilon=epsilon,
+                decoder=decoder,
+                covariance_weight=covariance_weight,
+            )
         self.decoder = self.noise_mechanism.decoder
 
     @property
@@ -139,6 +145,7 @@ class Vickrey(Mechanism):
         d2 = np.linalg.norm(self.vectors[two[:, 1]] - noisy, axis=1)
         t = self.threshold
         denominator = t * d1 + (1.0 - t) * d2
-        p_first = np.divide((1.0 - t) * d2, denominator,
-                            out=np.ones_like(d2), where=denominator > 0)
+        p_first = np.divide(
+            (1.0 - t) * d2, denominator, out=np.ones_like(d2), where=denominator > 0
+        )
         return np.where(choose_first < p_first, two[:, 0], two[:, 1])

@@ -106,8 +106,9 @@ def sample_by_source_blocks(sources, rng, laws_of, n_outcomes, budget=4 * 1024 *
     step = max(1, budget // n_outcomes)
     for start in range(0, len(unique), step):
         mine = np.flatnonzero((rows >= start) & (rows < start + step))
-        out[mine] = sample_dense_rows(laws_of(unique[start:start + step]),
-                                      rows[mine] - start, u[mine])
+        out[mine] = sample_dense_rows(
+            laws_of(unique[start : start + step]), rows[mine] - start, u[mine]
+        )
     return out
 
 
@@ -154,8 +155,9 @@ class PriorSampler:
             out[pending[accepted]] = picks[accepted]
             pending = pending[~accepted]
         for row in pending:
-            weights = (np.ones(self.n_words) if self._prior is None
-                       else self._prior.copy())
+            weights = (
+                np.ones(self.n_words) if self._prior is None else self._prior.copy()
+            )
             weights[excluded[row]] = 0.0
             if weights.sum() <= 0:
                 raise ValueError("No word is left outside the excluded set.")

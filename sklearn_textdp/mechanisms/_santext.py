@@ -47,8 +47,10 @@ class SanTextPlus(Mechanism):
         self.epsilon = float(epsilon)
         self.sensitive = np.asarray(sensitive, dtype=bool)
         if not self.sensitive.any():
-            raise ValueError("SanText+ needs at least one sensitive word "
-                             "(sensitive_fraction is too small for this vocabulary).")
+            raise ValueError(
+                "SanText+ needs at least one sensitive word "
+                "(sensitive_fraction is too small for this vocabulary)."
+            )
         self.perturb_probability = float(perturb_probability)
         self.domain = np.flatnonzero(self.sensitive)
         self._vectors = np.asarray(vectors, dtype=np.float64)
@@ -57,10 +59,10 @@ class SanTextPlus(Mechanism):
     @property
     def guarantee(self):
         return (
-            f"epsilon*d metric DP (Euclidean, epsilon={self.epsilon:g}) between sensitive"
-            " words only. A non-sensitive word is released in clear with probability "
-            f"{1 - self.perturb_probability:g}, and its perturbations lie in the "
-            "sensitive set, so between a sensitive and a non-sensitive word the "
+            f"epsilon*d metric DP (Euclidean, epsilon={self.epsilon:g}) between "
+            "sensitive words only. A non-sensitive word is released in clear with "
+            f"probability {1 - self.perturb_probability:g}, and its perturbations lie "
+            "in the sensitive set, so between a sensitive and a non-sensitive word the "
             "likelihood ratio is unbounded."
         )
 
@@ -68,8 +70,11 @@ class SanTextPlus(Mechanism):
         """Law over the sensitive words for each source (rows sum to 1)."""
         domain = self._vectors[self.domain]
         source_sq = (self._vectors[sources] ** 2).sum(axis=1)
-        squared = source_sq[:, None] + self._domain_sq[None, :] - 2.0 * (
-            self._vectors[sources] @ domain.T)
+        squared = (
+            source_sq[:, None]
+            + self._domain_sq[None, :]
+            - 2.0 * (self._vectors[sources] @ domain.T)
+        )
         logits = -0.5 * self.epsilon * np.sqrt(np.clip(squared, 0.0, None))
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         return probs / probs.sum(axis=1, keepdims=True)
@@ -79,15 +84,21 @@ class SanTextPlus(Mechanism):
         if self.sensitive[word_id]:
             return self.domain, probs, 0.0
         rows = np.append(self.domain, word_id)
-        return rows, np.append(self.perturb_probability * probs,
-                               1.0 - self.perturb_probability), 0.0
+        return (
+            rows,
+            np.append(self.perturb_probability * probs, 1.0 - self.perturb_probability),
+            0.0,
+        )
 
     def sample(self, ids, rng):
         ids = np.asarray(ids, dtype=np.int64)
-        perturbed = self.sensitive[ids] | (rng.random(len(ids)) < self.perturb_probability)
+        perturbed = self.sensitive[ids] | (
+            rng.random(len(ids)) < self.perturb_probability
+        )
         out = ids.copy()
         if perturbed.any():
-            picks = sample_by_source_blocks(ids[perturbed], rng, self._domain_laws,
-                                            len(self.domain))
+            picks = sample_by_source_blocks(
+                ids[perturbed], rng, self._domain_laws, len(self.domain)
+            )
             out[perturbed] = self.domain[picks]
         return out

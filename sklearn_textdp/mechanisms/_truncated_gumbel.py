@@ -49,8 +49,9 @@ def truncated_gumbel_scale(epsilon, n_words, max_distance, min_distance):
             f"epsilon > {threshold:.2f}. Use a larger epsilon, or the default "
             "selection='exponential', which is epsilon*d private at every epsilon > 0."
         )
-    denominator = min(lambertw(2.0 * alpha * max_distance).real,
-                      math.log(alpha * min_distance))
+    denominator = min(
+        lambertw(2.0 * alpha * max_distance).real, math.log(alpha * min_distance)
+    )
     return alpha, 2.0 * max_distance / denominator
 
 
@@ -77,25 +78,30 @@ class TruncatedGumbel(Mechanism):
 
     name = "truncated-gumbel"
 
-    def __init__(self, graph, *, epsilon, n_words, poisson_mean=None, max_neighbors=None):
+    def __init__(
+        self, graph, *, epsilon, n_words, poisson_mean=None, max_neighbors=None
+    ):
         self.graph = graph
         self.epsilon = float(epsilon)
         self.n_words = int(n_words)
         self.poisson_mean = math.log(n_words) if poisson_mean is None else poisson_mean
-        self.max_neighbors = graph.n_neighbors + 1 if max_neighbors is None else int(
-            max_neighbors)
+        self.max_neighbors = (
+            graph.n_neighbors + 1 if max_neighbors is None else int(max_neighbors)
+        )
         self.max_distance = graph.max_distance
         self.min_distance = graph.min_distance
         self.alpha, self.scale = truncated_gumbel_scale(
-            self.epsilon, self.n_words, self.max_distance, self.min_distance)
+            self.epsilon, self.n_words, self.max_distance, self.min_distance
+        )
 
     @property
     def guarantee(self):
+        bound = smallest_valid_epsilon(self.n_words, self.min_distance)
         return (
-            f"epsilon*d metric DP (Euclidean) as claimed by Xu et al. (FLAIRS 2021) for "
-            f"epsilon={self.epsilon:g} > {smallest_valid_epsilon(self.n_words, self.min_distance):.2f}"
-            f", with |W|={self.n_words}, Delta={self.max_distance:.4g}, "
-            f"Delta_0={self.min_distance:.4g} (alpha={self.alpha:.4g}, b={self.scale:.4g})."
+            "epsilon*d metric DP (Euclidean) as claimed by Xu et al. (FLAIRS 2021) "
+            f"for epsilon={self.epsilon:g} > {bound:.2f}, with |W|={self.n_words}, "
+            f"Delta={self.max_distance:.4g}, Delta_0={self.min_distance:.4g} "
+            f"(alpha={self.alpha:.4g}, b={self.scale:.4g})."
             " The paper's theorem and its conditions could not be checked; the formula "
             "follows the benchmark appendix's restatement."
         )
@@ -106,8 +112,9 @@ class TruncatedGumbel(Mechanism):
         width = int(k.max()) if n else 1
         valid = np.arange(width) < k[:, None]
         noise = np.full((n, width), np.inf)
-        noise[valid] = sample_truncated_gumbel(int(k.sum()), self.scale,
-                                               self.max_distance, rng)
+        noise[valid] = sample_truncated_gumbel(
+            int(k.sum()), self.scale, self.max_distance, rng
+        )
         scores = self.graph.distances[ids, :width].astype(np.float64) + noise
         best = scores.argmin(axis=1)
         return self.graph.indices[ids, best].astype(np.int64)

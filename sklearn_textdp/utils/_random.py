@@ -27,7 +27,9 @@ def root_seed_sequence(random_state):
     """A :class:`numpy.random.SeedSequence` for one call with ``random_state``."""
     if random_state is None:
         return np.random.SeedSequence()  # fresh OS entropy
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, bool
+    ):
         return np.random.SeedSequence(int(random_state))
     if isinstance(random_state, np.random.Generator):
         return np.random.SeedSequence(random_state.integers(0, 2**63, size=4).tolist())

@@ -14,5 +14,11 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
-__all__ = ["HasMethods", "Interval", "InvalidParameterError", "StrOptions",
-           "_fit_context", "validate_params"]
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "InvalidParameterError",
+    "StrOptions",
+    "_fit_context",
+    "validate_params",
+]
