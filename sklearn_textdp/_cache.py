@@ -12,26 +12,31 @@ from collections import OrderedDict
 
 __all__ = ["cached", "clear_cache"]
 
-_MAX_ENTRIES = 16
-_entries = OrderedDict()
+#: Entries kept per namespace: graphs, priors and vocabularies are shared by
+#: every epsilon; per-epsilon mechanism tables (10 MB at 20k words) get their own,
+#: smaller room so that an epsilon sweep does not evict the graph.
+_CAPACITY = {"artefacts": 16, "mechanisms": 6}
+_entries = {name: OrderedDict() for name in _CAPACITY}
 _lock = threading.Lock()
 
 
-def cached(key, compute):
+def cached(key, compute, namespace="artefacts"):
     """``compute()`` once per ``key`` (least recently used entries are dropped)."""
+    entries = _entries[namespace]
     with _lock:
-        if key in _entries:
-            _entries.move_to_end(key)
-            return _entries[key]
+        if key in entries:
+            entries.move_to_end(key)
+            return entries[key]
     value = compute()
     with _lock:
-        _entries[key] = value
-        while len(_entries) > _MAX_ENTRIES:
-            _entries.popitem(last=False)
+        entries[key] = value
+        while len(entries) > _CAPACITY[namespace]:
+            entries.popitem(last=False)
     return value
 
 
 def clear_cache():
     """Forget every cached artefact (frees memory; the next fit rebuilds them)."""
     with _lock:
-        _entries.clear()
+        for entries in _entries.values():
+            entries.clear()
