@@ -55,13 +55,13 @@ def output_vocabulary(embeddings):
         single = np.fromiter((is_word(k) for k in keys), dtype=bool, count=len(keys))
         first = ~pd.Index(keys).duplicated()
         rows = np.flatnonzero(single & first)
-        if len(rows) == len(embeddings) and np.array_equal(keys, embeddings.words):
-            return embeddings
         if len(rows) < 2:
             raise ValueError(
                 "The embeddings hold fewer than 2 single-word entries; nothing to "
                 "substitute with."
             )
+        if len(rows) == len(embeddings) and np.array_equal(keys, embeddings.words):
+            return embeddings
         return Embeddings._trusted(
             keys[rows], embeddings.vectors[rows], embeddings.source
         )
@@ -85,7 +85,11 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             Interval(numbers.Real, 0, None, closed="neither"),
         ],
         "budget_action": [StrOptions({"raise", "truncate"})],
-        "n_jobs": [None, numbers.Integral],
+        "n_jobs": [
+            None,
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(numbers.Integral, None, -1, closed="right"),
+        ],
         "verbose": ["verbose"],
         "random_state": [
             None,
@@ -102,7 +106,13 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     # ------------------------------------------------------------------ fitting
     def _fit_common(self):
         self._check_keep_words()
-        embeddings = load_embeddings(self.embeddings)
+        try:
+            embeddings = load_embeddings(self.embeddings)
+        except (TypeError, ValueError) as exc:
+            if "embeddings" in str(exc):
+                raise
+            error = TypeError if isinstance(exc, TypeError) else ValueError
+            raise error(f"Invalid 'embeddings' parameter: {exc}") from exc
         self.embeddings_ = output_vocabulary(embeddings)
         self.keep_words_ = self._normalized_keep_words()
         if self.unknown_words == "keep":
@@ -343,12 +353,13 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
         Parameters
         ----------
-        X : documents (as for :meth:`transform`), 1-D
+        X : documents (as for :meth:`transform`)
 
         Returns
         -------
         cost : pandas.DataFrame
-            One row per document (missing documents cost 0): ``n_words``,
+            One row per document, or per row of a 2-D input, whose text columns'
+            costs add up (missing documents cost 0): ``n_words``,
             ``n_perturbed`` (words run through the mechanism), ``n_unknown`` (missing
             from the vocabulary), ``n_kept`` (kept in clear), ``epsilon_per_unit``
             (``epsilon * n_perturbed``: the loss when each perturbed word is changed
@@ -359,8 +370,16 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         """
         check_is_fitted(self, "mechanism_")
         docs = check_documents(X)
-        texts = docs.texts(0)
-        batch = tokenize(texts)
+        total = None
+        for column in range(len(docs.columns)):
+            cost = self._column_privacy_cost(docs, column)
+            total = cost if total is None else total + cost
+        if docs.kind in ("series", "frame"):
+            total.index = docs.original.index
+        return total
+
+    def _column_privacy_cost(self, docs, column):
+        batch = tokenize(docs.texts(column))
         rows, kept = self._lookup(batch)
         n = batch.n_docs
 
@@ -377,15 +396,15 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         cost.insert(2, "n_unknown", per_doc((rows < 0) & ~kept))
         cost.insert(3, "n_kept", per_doc(kept))
         full = pd.DataFrame(
-            0, index=np.arange(len(docs.columns[0])), columns=cost.columns, dtype=float
+            0,
+            index=np.arange(len(docs.columns[column])),
+            columns=cost.columns,
+            dtype=float,
         )
-        full.loc[~docs.missing[0]] = cost.to_numpy()
-        full = full.astype(
+        full.loc[~docs.missing[column]] = cost.to_numpy()
+        return full.astype(
             dict.fromkeys(("n_words", "n_perturbed", "n_unknown", "n_kept"), np.int64)
         )
-        if docs.kind == "series":
-            full.index = docs.original.index
-        return full
 
     # --------------------------------------------------------------- persistence
     def __getstate__(self):

@@ -62,6 +62,11 @@ def log_prior(
         density = -vectors.shape[1] * np.log(radius)
     else:
         raise ValueError(f"prior must be 'kde', 'knn' or None; got {kind!r}.")
+    if not np.isfinite(density).all():
+        raise ValueError(
+            f"The {kind!r} prior is zero or undefined at some words: the bandwidth "
+            f"({bandwidth!r}) is too small for this embedding."
+        )
     scaled = weight * density
     return scaled - logsumexp(scaled)
 
@@ -95,7 +100,7 @@ def _kde_log_density(vectors, graph, bandwidth, random_state):
         return log_density
     # Leave each sampled word's own kernel out: log((m e^s - K(0)) / (m - 1)).
     h = kde.bandwidth_
-    log_self = -0.5 * dim * math.log(2.0 * math.pi * h * h)
+    log_self = -0.5 * dim * (math.log(2.0 * math.pi) + 2.0 * math.log(h))
     log_total = log_density[sample] + math.log(size)
     with np.errstate(divide="ignore"):
         loo = log_total + np.log1p(-np.exp(np.minimum(log_self - log_total, 0.0)))

@@ -81,22 +81,21 @@ class Documents:
             dtype = (
                 self.original.dtype if keep_dtype and self.kind == "series" else None
             )
-            if dtype is not None and pd.api.types.is_object_dtype(dtype):
-                dtype = None
-            return pd.Series(
-                columns[0],
-                index=index,
-                name=self.names[0],
-                dtype=dtype if dtype is not None else object,
+            series = pd.Series(
+                columns[0], index=index, name=self.names[0], dtype=object
             )
+            return _restore_dtype(series, dtype)
+        # dtype=object: pandas would otherwise infer its str dtype, turning None and
+        # pd.NA into NaN and refusing lone surrogates (pyarrow storage).
         frame = pd.DataFrame(
-            dict(zip(range(len(columns)), columns, strict=True)), index=index
+            dict(zip(range(len(columns)), columns, strict=True)),
+            index=index,
+            dtype=object,
         )
         frame.columns = self.original.columns if self.kind == "frame" else self.names
         if keep_dtype and self.kind == "frame":
-            for name, dtype in self.original.dtypes.items():
-                if not pd.api.types.is_object_dtype(dtype):
-                    frame[name] = frame[name].astype(dtype)
+            for position, dtype in enumerate(self.original.dtypes):
+                frame.isetitem(position, _restore_dtype(frame.iloc[:, position], dtype))
         return frame
 
     def _as_input(self, columns):
@@ -109,6 +108,19 @@ class Documents:
         if self.kind == "array2d":
             return np.column_stack(columns) if columns else np.empty((0, 0), object)
         return self._as_pandas(columns)
+
+
+def _restore_dtype(values, dtype):
+    """``values`` (an object Series) in the input's ``dtype``.
+
+    A categorical gets new categories: its old ones are the unperturbed texts, so
+    casting back to them would turn every perturbed document into NaN.
+    """
+    if dtype is None or pd.api.types.is_object_dtype(dtype):
+        return values
+    if isinstance(dtype, pd.CategoricalDtype):
+        return values.astype("category")
+    return values.astype(dtype)
 
 
 def _missing_mask(values):

@@ -49,8 +49,14 @@ def warn_user(message, category=PrivacyLeakWarning):
     warnings.warn(message, category, stacklevel=level)
 
 
+#: Smallest accepted epsilon. Below it nothing is gained (the output law is already
+#: the epsilon -> 0 law) and the noise norm, ~dim/epsilon, overflows the float32
+#: decoding (below ~1e-37 every word became the first vocabulary word).
+EPSILON_FLOOR = 1e-12
+
+
 class _FinitePositiveReal(Interval):
-    """A real number 0 < x < inf (not a bool).
+    """A real number EPSILON_FLOOR <= x < inf (not a bool).
 
     An ``Interval`` so that scikit-learn's parameter validation accepts it.
     """
@@ -63,11 +69,11 @@ class _FinitePositiveReal(Interval):
             isinstance(val, numbers.Real)
             and not isinstance(val, (bool, np.bool_))
             and math.isfinite(val)
-            and val > 0
+            and val >= EPSILON_FLOOR
         )
 
     def __str__(self):
-        return "a finite real number > 0 (not a bool)"
+        return f"a finite real number > 0 (at least {EPSILON_FLOOR:g}; not a bool)"
 
 
 #: The one epsilon rule, reused by every estimator and function.
@@ -81,10 +87,10 @@ def check_epsilon(epsilon, name="epsilon"):
     --------
     >>> check_epsilon(2)
     2.0
-    >>> check_epsilon(float("inf"))
+    >>> check_epsilon(float("inf"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: epsilon must be a finite real number > 0 (not a bool); got inf.
+    ValueError: epsilon must be a finite real number > 0 (...; not a bool); got inf.
     """
     if not EPSILON.is_satisfied_by(epsilon):
         error = ValueError if isinstance(epsilon, numbers.Real) else TypeError
