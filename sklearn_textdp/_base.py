@@ -13,7 +13,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.utils.validation import check_is_fitted
 
@@ -30,9 +31,9 @@ from ._text import (
 )
 from .privacy import EPSILON, PrivacyLeakWarning, document_privacy_cost, warn_user
 from .utils._random import block_rng, root_seed_sequence
-from .utils._sklearn_compat import Interval, StrOptions
+from .utils._sklearn_compat import Interval, StrOptions, _fit_context
 
-__all__ = ["BaseSubstituter", "output_vocabulary"]
+__all__ = ["BaseSubstituter", "fitted_substituter", "output_vocabulary"]
 
 #: Documents per random-stream block: the unit of parallel work. Fixed, so that a
 #: seeded transform gives the same output whatever n_jobs is.
@@ -67,6 +68,16 @@ def output_vocabulary(embeddings):
         )
 
     return cached(("vocabulary", embeddings.fingerprint), compute)
+
+
+def fitted_substituter(substituter):
+    """``substituter`` itself when fitted, else a fitted clone (the public embedding
+    is all a fit needs, so no documents are required)."""
+    try:
+        check_is_fitted(substituter, "mechanism_")
+    except NotFittedError:
+        return clone(substituter).fit([])
+    return substituter
 
 
 class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -151,6 +162,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 self.feature_names_in_ = np.asarray(docs.names, dtype=object)
             self._input_name = None
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the substituter on the public embedding.
 
@@ -167,7 +179,6 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         -------
         self : object
         """
-        self._validate_params()
         docs = check_documents(X)
         self.__dict__.pop("_transform_calls", None)  # a new model: a new count
         self._record_input_shape(docs)

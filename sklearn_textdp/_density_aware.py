@@ -18,7 +18,7 @@ from .mechanisms import (
     sensitive_words_by_rank,
 )
 from .privacy import warn_user
-from .utils._sklearn_compat import Interval, StrOptions, _fit_context
+from .utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["DensityAwareSubstituter"]
 
@@ -277,22 +277,6 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         self.verbose = verbose
         self.random_state = random_state
         self.store_embeddings_in_pickle = store_embeddings_in_pickle
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit on the public embedding (``X`` is only validated).
-
-        Parameters
-        ----------
-        X : list, tuple, array, pandas Series or DataFrame of str
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : DensityAwareSubstituter
-        """
-        return super().fit(X, y)
 
     def _check_params(self):
         if self.selection == "gumbel" and self.truncation != "knn":

@@ -8,7 +8,7 @@ from ._neighbors import EXACT_GRAPH_MAX_WORDS
 from .mechanisms import ApproximateDecoder, ExactDecoder
 from .mechanisms._laplace import CalibratedLaplace, Mahalanobis, Vickrey
 from .privacy import warn_user
-from .utils._sklearn_compat import Interval, StrOptions, _fit_context
+from .utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["DPWordSubstituter"]
 
@@ -180,22 +180,6 @@ default="laplace"
         self.verbose = verbose
         self.random_state = random_state
         self.store_embeddings_in_pickle = store_embeddings_in_pickle
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Fit on the public embedding (``X`` is only validated).
-
-        Parameters
-        ----------
-        X : list, tuple, array, pandas Series or DataFrame of str
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : DPWordSubstituter
-        """
-        return super().fit(X, y)
 
     def _fit_mechanism(self, docs=None):
         vocabulary = self.embeddings_

@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 
+from ._base import fitted_substituter
 from ._text import normalize_words, tokenize
 from .mechanisms import (
     CalibratedLaplace,
@@ -70,15 +70,6 @@ _DRAW_CHUNK = 262_144
 
 
 # ----------------------------------------------------------------------- helpers
-def _fitted(substituter):
-    """The substituter itself when fitted, else a clone fitted (on no documents)."""
-    try:
-        check_is_fitted(substituter, "mechanism_")
-        return substituter
-    except Exception:
-        return clone(substituter).fit([])
-
-
 def _rows_of(vocabulary, items, what):
     rows = []
     for item in items:
@@ -189,7 +180,7 @@ def claimed_privacy_loss(substituter, words, others):
     -------
     claimed : ndarray of float64
     """
-    fitted = _fitted(substituter)
+    fitted = fitted_substituter(substituter)
     a = _rows_of(fitted.embeddings_, words, "words")
     b = _rows_of(fitted.embeddings_, others, "others")
     return _claim(fitted, a, b)[1]
@@ -333,7 +324,7 @@ def empirical_privacy_loss(
         raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
     if not (isinstance(confidence, numbers.Real) and 0 < confidence < 1):
         raise ValueError(f"confidence must be in (0, 1); got {confidence!r}.")
-    fitted = _fitted(substituter)
+    fitted = fitted_substituter(substituter)
     rng = check_rng(random_state)
     vocabulary = fitted.embeddings_
     n_words = len(vocabulary)
@@ -407,20 +398,6 @@ def empirical_privacy_loss(
     return audit
 
 
-def _dense_law(mechanism, row, n_words):
-    rows, probabilities, rest = mechanism.output_distribution(row)
-    law = np.zeros(n_words)
-    law[rows] = probabilities
-    if rest > 0:
-        outside = np.setdiff1d(np.arange(n_words), rows)
-        log_prior = getattr(mechanism, "log_prior", None)
-        prior = (
-            np.full(n_words, 1.0 / n_words) if log_prior is None else np.exp(log_prior)
-        )
-        law[outside] = rest * prior[outside] / prior[outside].sum()
-    return law
-
-
 def exact_privacy_loss(substituter, pairs=None, *, n_pairs=20, random_state=None):
     """The exact privacy loss of word pairs, from the mechanism's closed-form law.
 
@@ -447,7 +424,7 @@ def exact_privacy_loss(substituter, pairs=None, *, n_pairs=20, random_state=None
         Mahalanobis, Vickrey, truncated Gumbel): use
         :func:`empirical_privacy_loss`.
     """
-    fitted = _fitted(substituter)
+    fitted = fitted_substituter(substituter)
     rng = check_rng(random_state)
     vocabulary = fitted.embeddings_
     n_words = len(vocabulary)
@@ -458,7 +435,7 @@ def exact_privacy_loss(substituter, pairs=None, *, n_pairs=20, random_state=None
     for p, (x, y) in enumerate(zip(a, b, strict=False)):
         for w in (x, y):
             if w not in laws:
-                laws[w] = _dense_law(fitted.mechanism_, int(w), n_words)
+                laws[w] = fitted.mechanism_.output_law(int(w), n_words)
         px, py = laws[x], laws[y]
         support = (px > 0) | (py > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -523,7 +500,7 @@ def leaked_words(substituter, n_canaries=200, *, random_state=None):
     leaked : list of str
         The canaries that appeared in the output, sorted.
     """
-    fitted = _fitted(substituter)
+    fitted = fitted_substituter(substituter)
     rng = check_rng(random_state)
     vocabulary = fitted.embeddings_
     canaries = _canaries(n_canaries, vocabulary, rng)
@@ -554,7 +531,7 @@ def error_channel_words(
         ``(word, "ExceptionType: message")`` for each failing word; empty when
         every word goes through the same successful path.
     """
-    fitted = _fitted(substituter)
+    fitted = fitted_substituter(substituter)
     rng = check_rng(random_state)
     words = fitted.embeddings_.words.tolist()
     failures = []
@@ -617,7 +594,7 @@ def fit_depends_on_data(substituter, X, *, n_canaries=20, random_state=None):
         either differs).
     """
     rng = check_rng(random_state)
-    base = _fitted(substituter)
+    base = fitted_substituter(substituter)
     vocabulary = base.embeddings_
     canaries = _canaries(n_canaries, vocabulary, rng)
     # The rarest words (the tail of a frequency-ordered embedding), made frequent.
@@ -659,7 +636,7 @@ def stream_agreement(
         ``agreement`` (matching positions), ``baseline`` (shifted positions) and
         ``pvalue`` (small: the streams are not independent).
     """
-    fitted = _fitted(substituter)
+    fitted = fitted_substituter(substituter)
     rng = check_rng(random_state)
     vocabulary = fitted.embeddings_
     if word is None:

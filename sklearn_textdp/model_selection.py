@@ -14,9 +14,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import check_cv, cross_val_score
 from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseSubstituter
+from ._base import BaseSubstituter, fitted_substituter
 from ._text import normalize_words
 from .privacy import check_epsilon
 from .utils._random import check_rng
@@ -30,14 +29,6 @@ __all__ = [
 
 #: Draws handed to a mechanism at once when estimating N_w / S_w.
 _DRAW_CHUNK = 262_144
-
-
-def _fitted(substituter):
-    try:
-        check_is_fitted(substituter, "mechanism_")
-        return substituter
-    except Exception:
-        return clone(substituter).fit([])
 
 
 def plausible_deniability(substituter, words=None, n_samples=1000, random_state=None):
@@ -80,7 +71,7 @@ def plausible_deniability(substituter, words=None, n_samples=1000, random_state=
     """
     if not (isinstance(n_samples, numbers.Integral) and n_samples >= 1):
         raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
-    fitted = _fitted(substituter)
+    fitted = fitted_substituter(substituter)
     vocabulary = fitted.embeddings_
     rng = check_rng(random_state)
     if words is None:
@@ -249,7 +240,7 @@ def privacy_utility_curve(
 
 
 def _sample_words(substituter, n_words, random_state):
-    vocabulary = _fitted(substituter).embeddings_
+    vocabulary = fitted_substituter(substituter).embeddings_
     rng = np.random.default_rng(random_state)
     rows = rng.choice(
         len(vocabulary), size=min(n_words, len(vocabulary)), replace=False

@@ -222,21 +222,6 @@ def slow_knn_law(vectors, source, graph, epsilon, poisson_mean, k_max, log_prior
     return law
 
 
-def dense_law(mech, source, n_words):
-    rows, probs, rest = mech.output_distribution(source)
-    law = np.zeros(n_words)
-    law[rows] = probs
-    if rest > 0:
-        outside = np.setdiff1d(np.arange(n_words), rows)
-        prior = (
-            np.full(n_words, 1 / n_words)
-            if mech.log_prior is None
-            else np.exp(mech.log_prior)
-        )
-        law[outside] = rest * prior[outside] / prior[outside].sum()
-    return law
-
-
 def random_log_prior(n, seed):
     weights = np.random.default_rng(seed).gamma(2.0, size=n)
     return np.log(weights / weights.sum())
@@ -254,7 +239,7 @@ def test_truncated_exponential_closed_form_equals_slow_reference(
     )
     for source in range(30):
         slow = slow_knn_law(vectors, source, graph, 2.0, 2.5, 6, lp)
-        np.testing.assert_allclose(dense_law(mech, source, 30), slow, atol=1e-12)
+        np.testing.assert_allclose(mech.output_law(source, 30), slow, atol=1e-12)
 
 
 @pytest.mark.parametrize("use_prior", [False, True])
@@ -267,7 +252,7 @@ def test_truncated_exponential_samples_follow_the_law(
         graph, epsilon=1.5, n_words=30, log_prior=lp, poisson_mean=2.5, max_neighbors=6
     )
     for source in (0, 17):
-        law = dense_law(mech, source, 30)
+        law = mech.output_law(source, 30)
         draws = mech.sample(
             np.full(100_000, source), np.random.default_rng([seed, source])
         )
@@ -290,7 +275,7 @@ def test_truncated_exponential_is_exactly_epsilon_metric_private(
         poisson_mean=2.5,
         max_neighbors=6,
     )
-    laws = np.array([dense_law(mech, s, 30) for s in range(30)])
+    laws = np.array([mech.output_law(s, 30) for s in range(30)])
     assert max_privacy_loss_ratio(laws, pairwise(vectors), epsilon) <= 1 + 1e-9
 
 
@@ -301,7 +286,7 @@ def test_metric_privacy_check_catches_broken_exponential_mechanisms(plane_embedd
     doubled = TruncatedExponential(
         graph, epsilon=4.0, n_words=30, poisson_mean=2.5, max_neighbors=6
     )
-    laws = np.array([dense_law(doubled, s, 30) for s in range(30)])
+    laws = np.array([doubled.output_law(s, 30) for s in range(30)])
     assert max_privacy_loss_ratio(laws, pairwise(vectors), 2.0) > 1.05
     # Broken 2: an approximate graph whose lists miss each word's nearest neighbour.
     wide = build_neighbor_graph(vectors, 7, algorithm="exact")
@@ -317,7 +302,7 @@ def test_metric_privacy_check_catches_broken_exponential_mechanisms(plane_embedd
     mech = TruncatedExponential(
         broken_graph, epsilon=2.0, n_words=30, poisson_mean=1.0, max_neighbors=6
     )
-    laws = np.array([dense_law(mech, s, 30) for s in range(30)])
+    laws = np.array([mech.output_law(s, 30) for s in range(30)])
     assert max_privacy_loss_ratio(laws, pairwise(vectors), 2.0) > 1.05
 
 

@@ -2,6 +2,8 @@
 
 from abc import ABC, abstractmethod
 
+import numpy as np
+
 __all__ = ["Mechanism"]
 
 
@@ -35,8 +37,24 @@ class Mechanism(ABC):
             Words with explicitly computed probability.
         probabilities : ndarray of float64
         rest : float
-            Mass of the words not in ``rows``, spread in proportion to ``rest_law``.
+            Mass of the words not in ``rows``, spread over them in proportion to
+            :meth:`rest_weights`.
         """
         raise NotImplementedError(
             f"{type(self).__name__} has no closed-form output law."
         )
+
+    def rest_weights(self, n_words):
+        """How the ``rest`` mass of :meth:`output_distribution` is spread (uniform)."""
+        return np.full(n_words, 1.0 / n_words)
+
+    def output_law(self, word_id, n_words):
+        """The exact probability of every one of the ``n_words`` vocabulary words."""
+        rows, probabilities, rest = self.output_distribution(word_id)
+        law = np.zeros(n_words)
+        law[rows] = probabilities
+        if rest > 0:
+            outside = np.setdiff1d(np.arange(n_words), rows)
+            weights = self.rest_weights(n_words)[outside]
+            law[outside] = rest * weights / weights.sum()
+        return law

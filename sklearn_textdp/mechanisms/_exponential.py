@@ -148,6 +148,12 @@ class TruncatedExponential(Mechanism):
         log_beyond = prefix[:, -1] + log_outside[:, -1]
         return np.column_stack([log_candidates, log_beyond])
 
+    def rest_weights(self, n_words):
+        """Words beyond the candidate list are drawn from the prior."""
+        if self.log_prior is None:
+            return super().rest_weights(n_words)
+        return np.exp(self.log_prior)
+
     def output_distribution(self, word_id):
         rows, _ = self._candidates(np.array([word_id]))
         probs = np.exp(self.outcome_log_probabilities(np.array([word_id]))[0])
