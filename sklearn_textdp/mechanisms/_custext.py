@@ -84,10 +84,21 @@ class CusText(Mechanism):
         self._candidates = self.members[self.set_of_word]  # (n_words, K), -1 padded
         self._cdf = categorical_cdf(self._laws(vectors))
 
-    def _laws(self, vectors):
-        valid = self._candidates >= 0
-        safe = np.where(valid, self._candidates, 0)
-        diff = vectors[safe] - vectors[:, None, :]
+    def _laws(self, vectors, step=16384):
+        """Each word's law over its set, in chunks of rows (a whole-vocabulary
+        gather of the sets' vectors would take 3 GB at 400k words)."""
+        return np.vstack(
+            [
+                self._laws_of(vectors, np.arange(s, min(s + step, len(vectors))))
+                for s in range(0, len(vectors), step)
+            ]
+        )
+
+    def _laws_of(self, vectors, rows):
+        candidates = self._candidates[rows]
+        valid = candidates >= 0
+        safe = np.where(valid, candidates, 0)
+        diff = vectors[safe] - vectors[rows][:, None, :]
         dist = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
         d_min = np.where(valid, dist, np.inf).min(axis=1, keepdims=True)
         d_max = np.where(valid, dist, -np.inf).max(axis=1, keepdims=True)

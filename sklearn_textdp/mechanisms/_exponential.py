@@ -259,13 +259,15 @@ class FullExponential(Mechanism):
             "private; delta is not bounded by a proof here (see the acceptance rate)."
         )
 
+    def _squared_distances(self, sources):
+        squared = self.vectors[sources] @ self.vectors.T
+        squared *= -2.0
+        squared += self._squared_norms[None, :]
+        squared += self._squared_norms[sources, None]
+        return np.clip(squared, 0.0, None, out=squared)
+
     def _distances(self, sources):
-        squared = (
-            self._squared_norms[sources, None]
-            + self._squared_norms[None, :]
-            - 2.0 * self.vectors[sources] @ self.vectors.T
-        )
-        return np.sqrt(np.clip(squared, 0.0, None))
+        return np.sqrt(self._squared_distances(sources))
 
     def log_probabilities(self, sources):
         """Log law over the whole vocabulary for each source word (shape (U, V))."""
@@ -284,6 +286,8 @@ class FullExponential(Mechanism):
             return ids.copy()
         if self.sampler == "metropolis":
             return self.metropolis(ids, rng)[0]
+        if np.isfinite(self.gamma):
+            return self._sample_within_radius(ids, rng)
         return sample_by_source_blocks(
             ids,
             rng,
@@ -291,6 +295,84 @@ class FullExponential(Mechanism):
             self.n_words,
             _ROW_BUDGET,
         )
+
+    def _pair_squared_distances(self, sources, targets):
+        dot = np.einsum("ij,ij->i", self.vectors[sources], self.vectors[targets])
+        squared = self._squared_norms[sources] + self._squared_norms[targets] - 2 * dot
+        return np.clip(squared, 0.0, None)
+
+    def _sample_within_radius(self, ids, rng):
+        """TEM's sampling, exact: a word inside the ball of radius ``gamma`` with
+        probability ~ exp(-epsilon d / 2) p(y), or the escape element, whose weight
+        exp(-epsilon gamma / 2) * p(outside) stands for every word outside and which
+        returns a prior draw from outside the ball. Only the ball is enumerated, so
+        a small radius costs one distance row per distinct word, not one law."""
+        sources, token_rows = np.unique(ids, return_inverse=True)
+        u = rng.random(len(ids))
+        out = np.empty(len(ids), dtype=np.int64)
+        escaped = []
+        step = max(1, _ROW_BUDGET // self.n_words)
+        for start in range(0, len(sources), step):
+            block = sources[start : start + step]
+            mine = np.flatnonzero((token_rows >= start) & (token_rows < start + step))
+            picks, escape = self._ball_draws(block, token_rows[mine] - start, u[mine])
+            out[mine[~escape]] = picks[~escape]
+            escaped.append(mine[escape])
+        escaped = np.concatenate(escaped)
+        if len(escaped):
+            out[escaped] = self._draw_outside_ball(ids[escaped], rng)
+        return out
+
+    def _ball_draws(self, block, local_rows, u):
+        squared = self._squared_distances(block)
+        # Every row holds its own word; square roots only for the ball's members.
+        rows, cols = np.nonzero(squared < self.gamma**2)
+        log_prior = _log_prior_of(self.log_prior, cols, self.n_words)
+        log_w = -0.5 * self.epsilon * np.sqrt(squared[rows, cols]) + log_prior
+        inside = np.bincount(rows, weights=np.exp(log_prior), minlength=len(block))
+        with np.errstate(divide="ignore"):
+            log_escape = -0.5 * self.epsilon * self.gamma + np.log(
+                np.clip(1.0 - inside, 0.0, None)
+            )
+        if self.log_prior is None:  # exact count: no rounding of the outside mass
+            counts = np.bincount(rows, minlength=len(block))
+            with np.errstate(divide="ignore"):
+                log_escape = (
+                    -0.5 * self.epsilon * self.gamma
+                    + np.log(self.n_words - counts)
+                    - np.log(self.n_words)
+                )
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        top = np.maximum(np.maximum.reduceat(log_w, starts), log_escape)
+        weights = np.exp(log_w - top[rows])
+        totals = np.bincount(rows, weights=weights, minlength=len(block))
+        totals += np.exp(log_escape - top)
+        cum = np.cumsum(weights)
+        before = np.r_[0.0, cum[starts[1:] - 1]]
+        within = (cum - before[rows]) / totals[rows]
+        position = np.searchsorted(within + rows, local_rows + u, side="right")
+        ends = np.r_[starts[1:], len(rows)]
+        escape = position >= ends[local_rows]
+        return cols[np.minimum(position, len(cols) - 1)], escape
+
+    def _draw_outside_ball(self, sources, rng, max_rounds=64):
+        out = np.empty(len(sources), dtype=np.int64)
+        pending = np.arange(len(sources))
+        for _ in range(max_rounds):
+            if len(pending) == 0:
+                return out
+            picks = self._prior_sampler.draw(len(pending), rng)
+            ok = self._pair_squared_distances(sources[pending], picks) >= self.gamma**2
+            out[pending[ok]] = picks[ok]
+            pending = pending[~ok]
+        for i in pending:  # exact fallback: the explicit law outside the ball
+            squared = self._squared_distances(sources[i : i + 1])[0]
+            weights = np.exp(
+                _log_prior_of(self.log_prior, np.arange(self.n_words), self.n_words)
+            )
+            weights[squared < self.gamma**2] = 0.0
+            out[i] = rng.choice(self.n_words, p=weights / weights.sum())
+        return out
 
     def _log_target(self, sources, states):
         diff = self.vectors[states] - self.vectors[sources]
