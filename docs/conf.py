@@ -8,7 +8,6 @@ The API pages (``gen_modules/``) and the example gallery (``auto_examples/``) ar
 generated at build time; both folders are ignored by git.
 """
 
-import inspect
 import os
 import re
 import sys
@@ -111,60 +110,7 @@ html_theme_options = {
 html_show_sourcelink = False
 html_sidebars = {"index": []}
 
-# -- Pages written by other people ---------------------------------------------
-#: Pages included in the site when present. While one is missing (it is written
-#: elsewhere and may not be committed yet), its toctree entry and the :doc: links
-#: to it are dropped so that the build still passes, and a note is printed.
-OPTIONAL_PAGES = ("benchmarks", "cli", "distributed", "audit")
-
-
-def _missing_pages():
-    return [name for name in OPTIONAL_PAGES
-            if not any((DOCS / f"{name}{ext}").exists() for ext in (".md", ".rst"))]
-
-
-def _drop_missing_pages(app, docname, source):
-    missing = _missing_pages()
-    if not missing or not docname or docname.startswith("gen_modules"):
-        return
-    text = source[0]
-    for name in missing:
-        # toctree entries of the index: "   name" alone on its line
-        pattern = rf"/?{re.escape(name)}"
-        if docname == root_doc:
-            text = re.sub(rf"(?m)^[ \t]+{pattern}[ \t]*\n", "", text)
-        # :doc:`label <name>` -> label ; :doc:`name` -> name
-        text = re.sub(rf":doc:`([^`<]+?)\s*<{pattern}>`", r"\1", text)
-        text = re.sub(rf":doc:`{pattern}`", name, text)
-    source[0] = text
-
-
-def _reread_when_pages_change(app, env, added, changed, removed):
-    """Incremental builds: re-read every page when an optional page appears or
-    disappears (toctree and links), and the API page when the public names it
-    does not list change."""
-    missing, unlisted = tuple(_missing_pages()), tuple(UNLISTED)
-    previous_missing = getattr(env, "textdp_missing_pages", missing)
-    previous_unlisted = getattr(env, "textdp_unlisted_names", unlisted)
-    env.textdp_missing_pages, env.textdp_unlisted_names = missing, unlisted
-    if previous_missing != missing:
-        return [doc for doc in env.found_docs if not doc.startswith("gen_modules")]
-    if previous_unlisted != unlisted:
-        return ["api"]
-    return []
-
-
-def _report_missing_pages(app):
-    missing = _missing_pages()
-    if missing:
-        from sphinx.util import logging
-
-        logging.getLogger(__name__).info(
-            "NOTE: optional pages not found, left out of the site: "
-            + ", ".join(f"docs/{m}.md" for m in missing)
-        )
-
-
+# -- API reference completeness ------------------------------------------------
 def _unlisted_public_names():
     """Names of ``sklearn_textdp.__all__`` that ``api.rst`` does not list."""
     api = (DOCS / "api.rst").read_text(encoding="utf-8")
@@ -173,50 +119,15 @@ def _unlisted_public_names():
             if not name.startswith("__") and name not in listed]
 
 
-#: Public names added to the package after api.rst was last edited (e.g. by another
-#: engineer): they are documented under "Other public names" at the end of the API
-#: reference, from stub pages written here, until api.rst lists them.
-UNLISTED = _unlisted_public_names()
-
-
-def _write_unlisted_stubs():
-    folder = DOCS / "gen_modules"
-    folder.mkdir(exist_ok=True)
-    for name in UNLISTED:
-        if inspect.isclass(getattr(sklearn_textdp, name)):
-            body = f".. autoclass:: {name}\n   :members:\n   :inherited-members:\n"
-        else:
-            body = f".. autofunction:: {name}\n"
-        text = (f"{name}\n{'=' * len(name)}\n\n.. currentmodule:: sklearn_textdp\n\n"
-                f"{body}\n.. minigallery:: sklearn_textdp.{name}\n"
-                f"   :add-heading: Examples using ``{name}``\n   :heading-level: -\n")
-        path = folder / f"sklearn_textdp.{name}.rst"
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-
-
-_write_unlisted_stubs()
-
-
-def _add_unlisted_names(app, docname, source):
-    if docname != "api" or not UNLISTED:
-        return
-    entries = "".join(f"   {name}\n" for name in UNLISTED)
-    source[0] += (
-        "\nOther public names\n==================\n\n"
-        ".. currentmodule:: sklearn_textdp\n\n"
-        ".. autosummary::\n   :toctree: gen_modules\n   :nosignatures:\n\n"
-        + entries
-    )
-
-
-def _report_unlisted_names(app):
-    if UNLISTED:
+def _check_api_lists_every_public_name(app):
+    # A public name missing from the reference is a documentation bug: with -W the
+    # build fails and names it.
+    unlisted = _unlisted_public_names()
+    if unlisted:
         from sphinx.util import logging
 
-        logging.getLogger(__name__).info(
-            "NOTE: public names not placed in docs/api.rst, listed under 'Other "
-            "public names': " + ", ".join(UNLISTED))
+        logging.getLogger(__name__).warning(
+            "public names missing from docs/api.rst: " + ", ".join(unlisted))
 
 
 def _skip_foreign_members(app, what, name, obj, skip, options):
@@ -239,8 +150,4 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
 
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign_members)
-    app.connect("source-read", _drop_missing_pages)
-    app.connect("env-get-outdated", _reread_when_pages_change)
-    app.connect("builder-inited", _report_missing_pages)
-    app.connect("source-read", _add_unlisted_names)
-    app.connect("builder-inited", _report_unlisted_names)
+    app.connect("builder-inited", _check_api_lists_every_public_name)

