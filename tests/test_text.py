@@ -3,6 +3,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sklearn_textdp._text import (
+    _ASCII_WORD_SPLITTER,
+    _WORD_SPLITTER,
     LOWER,
     TITLE,
     UPPER,
@@ -34,6 +36,14 @@ def test_pieces_alternate_gaps_and_words(docs):
         for word in pieces[1::2]:  # word characters other than decimal digits and _
             assert word and word[0].isalnum() and not word[0].isdecimal()
     assert len(batch.words) == len(batch.word_docs) == batch.words_per_doc().sum()
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+@example("".join(map(chr, range(128))))
+def test_ascii_documents_split_as_the_unicode_pattern_does(doc):
+    # tokenize takes a faster pattern for ASCII documents: it must agree exactly.
+    assert _ASCII_WORD_SPLITTER.split(doc) == _WORD_SPLITTER.split(doc)
 
 
 def test_words_and_gaps():
