@@ -264,6 +264,24 @@ def reference_loop(spec, fitted):
         cdf = np.cumsum(np.exp(logw - logw.max()))
         return min(np.searchsorted(cdf, rng.random() * cdf[-1], "right"), len(cdf) - 1)
 
+    def distances_from(w, among=vectors32):
+        return np.linalg.norm(among - vectors32[w].astype(np.float64), axis=1)
+
+    def exponential_loop(clip_radius, log_prior):
+        # epsilon/2 scores of the distances clipped at a per-token radius, plus the
+        # prior: the k-NN and whole-vocabulary mechanisms differ only in the radius
+        def run(ids, rng):
+            out = np.empty(len(ids), dtype=np.int64)
+            for i, w in enumerate(ids):
+                d = distances_from(w)
+                logw = -0.5 * eps * np.minimum(d, clip_radius(d, rng))
+                if log_prior is not None:
+                    logw += log_prior
+                out[i] = draw_from_log_weights(logw, rng)
+            return out
+
+        return run
+
     def noise(rng, sqrt_cov=None):
         z = rng.standard_normal(dim)
         z /= np.linalg.norm(z)
@@ -308,38 +326,17 @@ def reference_loop(spec, fitted):
     if kind == "knn-exponential":
         from sklearn_textdp.mechanisms import sample_truncated_poisson
 
-        log_prior = mech.log_prior
         mean, big_k = mech.poisson_mean, mech.max_neighbors
 
-        def run(ids, rng):
-            out = np.empty(len(ids), dtype=np.int64)
-            for i, w in enumerate(ids):
-                d = np.linalg.norm(vectors32 - vectors32[w].astype(np.float64), axis=1)
-                k = int(sample_truncated_poisson(mean, big_k, 1, rng)[0])
-                rho = np.partition(d, k)[k]
-                logw = -0.5 * eps * np.minimum(d, rho)
-                if log_prior is not None:
-                    logw += log_prior
-                out[i] = draw_from_log_weights(logw, rng)
-            return out
+        def distance_of_kth_neighbour(d, rng):
+            k = int(sample_truncated_poisson(mean, big_k, 1, rng)[0])
+            return np.partition(d, k)[k]
 
-        return run
+        return exponential_loop(distance_of_kth_neighbour, mech.log_prior)
 
     if kind == "full-exponential":
-        log_prior = getattr(mech, "log_prior", None)
         gamma = float(getattr(mech, "gamma", np.inf))
-
-        def run(ids, rng):
-            out = np.empty(len(ids), dtype=np.int64)
-            for i, w in enumerate(ids):
-                d = np.linalg.norm(vectors32 - vectors32[w].astype(np.float64), axis=1)
-                logw = -0.5 * eps * np.minimum(d, gamma)
-                if log_prior is not None:
-                    logw += log_prior
-                out[i] = draw_from_log_weights(logw, rng)
-            return out
-
-        return run
+        return exponential_loop(lambda d, rng: gamma, getattr(mech, "log_prior", None))
 
     if kind == "truncated-gumbel":
         from sklearn_textdp.mechanisms import (
@@ -353,7 +350,7 @@ def reference_loop(spec, fitted):
         def run(ids, rng):
             out = np.empty(len(ids), dtype=np.int64)
             for i, w in enumerate(ids):
-                d = np.linalg.norm(vectors32 - vectors32[w].astype(np.float64), axis=1)
+                d = distances_from(w)
                 k = int(sample_truncated_poisson(mean, big_k, 1, rng)[0])
                 near = (
                     np.argpartition(d, k - 1)[:k] if k < n_words else np.arange(n_words)
@@ -374,7 +371,7 @@ def reference_loop(spec, fitted):
             out = np.empty(len(ids), dtype=np.int64)
             for i, w in enumerate(ids):
                 if sensitive[w] or rng.random() < p:
-                    d = np.linalg.norm(dvec - vectors32[w].astype(np.float64), axis=1)
+                    d = distances_from(w, among=dvec)
                     logw = -0.5 * eps * d
                     out[i] = domain[draw_from_log_weights(logw, rng)]
                 else:
@@ -392,9 +389,7 @@ def reference_loop(spec, fitted):
             for i, w in enumerate(ids):
                 cand = members[set_of_word[w]]
                 cand = cand[cand >= 0]
-                d = np.linalg.norm(
-                    vectors32[cand] - vectors32[w].astype(np.float64), axis=1
-                )
+                d = distances_from(w, among=vectors32[cand])
                 span = d.max() - d.min()
                 u = -(d - d.min()) / span if span > 0 else np.zeros_like(d)
                 prob = np.exp(0.5 * eps * u)

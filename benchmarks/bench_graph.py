@@ -310,24 +310,19 @@ def main():
     npz = data / "embeddings" / "glove.6B.50d.top50k.f16.npz"
     n_rows = 10_000 if args.quick else None
     with tempfile.TemporaryDirectory() as tmp:
-        exact = isolated(
-            "graph",
-            source=str(npz),
-            algorithm="exact",
-            n_rows=n_rows,
-            threads=t,
-            save=str(Path(tmp) / "exact.npy"),
-        )
-        approx = isolated(
-            "graph",
-            source=str(npz),
-            algorithm="approximate",
-            n_rows=n_rows,
-            threads=t,
-            save=str(Path(tmp) / "approx.npy"),
+        exact, approx = (
+            isolated(
+                "graph",
+                source=str(npz),
+                algorithm=algorithm,
+                n_rows=n_rows,
+                threads=t,
+                save=str(Path(tmp) / f"{algorithm}.npy"),
+            )
+            for algorithm in ("exact", "approximate")
         )
         recall = recall_at_k(
-            np.load(Path(tmp) / "approx.npy"), np.load(Path(tmp) / "exact.npy")
+            np.load(Path(tmp) / "approximate.npy"), np.load(Path(tmp) / "exact.npy")
         )
     cols = [
         "words",

@@ -602,28 +602,21 @@ class SpeedBench:
             )
 
         for size in ("20k", "400k"):
-            g = GOALS["dp_exact_tokens"][size]
-            add_goal(
-                f"DPWord exact, eps 8, {size}: >= {g:,} tokens/s",
-                get(size, "laplace", "tokens_per_s"),
-                g,
-            )
-            add_goal(
-                f"DPWord exact, eps 8, {size}: >= 40x per-word loop",
-                get(size, "laplace", "vs_loop"),
-                40,
-            )
-            g = GOALS["da_tokens"][size]
-            add_goal(
-                f"DensityAware default, {size}: >= {g:,} tokens/s",
-                get(size, "da-knn-kde", "tokens_per_s"),
-                g,
-            )
-            add_goal(
-                f"DensityAware default, {size}: >= 500x per-word loop",
-                get(size, "da-knn-kde", "vs_loop"),
-                500,
-            )
+            for name, key, goal, times_loop in (
+                ("DPWord exact, eps 8", "laplace", "dp_exact_tokens", 40),
+                ("DensityAware default", "da-knn-kde", "da_tokens", 500),
+            ):
+                g = GOALS[goal][size]
+                add_goal(
+                    f"{name}, {size}: >= {g:,} tokens/s",
+                    get(size, key, "tokens_per_s"),
+                    g,
+                )
+                add_goal(
+                    f"{name}, {size}: >= {times_loop}x per-word loop",
+                    get(size, key, "vs_loop"),
+                    times_loop,
+                )
         variants = []
         for size in ("20k", "400k"):
             for key in (
