@@ -22,9 +22,35 @@ Plausible deniability of some words: for each word and epsilon, draw --samples
 perturbations. N_w is the share that keeps the word, S_w the number of distinct
 outputs; high N_w and low S_w mean little deniability.
 
+Words may follow the epsilons: the values of --epsilon are the numbers given,
+up to the first value that is not a number. (A word that is a number goes before
+--epsilon.)
+
 example:
   textdp stats --epsilon 5 10 movie doctor
 """
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _EpsilonsThenWords(argparse.Action):
+    """``--epsilon 5 10 movie doctor``: 5 and 10 are epsilons, the rest are words.
+
+    ``nargs="+"`` alone takes every value up to the next option, words included.
+    A first value that is not a number stays an epsilon (and is refused as one).
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        n = next((i for i, v in enumerate(values) if not _is_number(v)), len(values))
+        n = max(n, 1)
+        setattr(namespace, self.dest, values[:n])
+        namespace.words_after_epsilon = [*namespace.words_after_epsilon, *values[n:]]
 
 
 def add_parser(subparsers):
@@ -44,7 +70,12 @@ def add_parser(subparsers):
     )
     group = _add_mechanism_options(parser)
     group.add_argument(
-        "-e", "--epsilon", required=True, nargs="+", help="one or more epsilons"
+        "-e",
+        "--epsilon",
+        required=True,
+        nargs="+",
+        action=_EpsilonsThenWords,
+        help="one or more epsilons (words may follow them)",
     )
     parser.add_argument(
         "--samples",
@@ -64,7 +95,7 @@ def add_parser(subparsers):
         default="table",
         help="output format (default: %(default)s)",
     )
-    parser.set_defaults(handler=_stats_command)
+    parser.set_defaults(handler=_stats_command, words_after_epsilon=[])
 
 
 def _stats_command(args):
@@ -80,7 +111,7 @@ def _stats_command(args):
         seed = None if args.seed is None else args.seed + i
         table = plausible_deniability(
             substituter,
-            words=args.words or None,
+            words=[*args.words, *args.words_after_epsilon] or None,
             n_samples=args.samples,
             random_state=seed,
         )

@@ -47,3 +47,15 @@ def test_stats_machine_readable_formats(run, fmt):
 def test_stats_bad_epsilon(run):
     code, _, err = run("stats", "-e", "0", "movie")
     assert code == ExitCode.PRIVACY
+
+
+def test_words_may_follow_the_epsilons(run):
+    """The form of ``textdp stats --help``: numbers are epsilons, then words."""
+    code, out, err = run(
+        "stats", "--epsilon", "5", "10", "movie", "doctor", "--samples", "20"
+    )
+    assert code == ExitCode.OK, err
+    rows = [line.split()[:2] for line in out.splitlines()[1:]]
+    assert rows == [["5", "movie"], ["5", "doctor"], ["10", "movie"], ["10", "doctor"]]
+    code, _, err = run("stats", "movie", "--epsilon", "abc")
+    assert code == ExitCode.PRIVACY and "'abc'" in err
