@@ -13,14 +13,34 @@ to the lowest row. :class:`ExactDecoder` returns exactly that, faster:
    same argmin as the distance), then a second pass that checks the float32 winner
    beats the runner-up by more than the rounding error bound; rows that do not are
    settled in float64 over the few words within that bound.
+
+The full search runs its chunks on ``n_jobs`` threads, each with a single-threaded
+BLAS (memory: one score chunk per thread), or on an array-API device (PyTorch,
+CuPy: see :mod:`sklearn_textdp._array_api`), where only the float32 products and
+the reductions over the vocabulary run; the near-tie re-check stays in float64 on
+the host. Every path returns the float64 brute-force answer, so they agree token
+for token.
 """
+
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .._array_api import resolve_device
+
 __all__ = ["ExactDecoder", "brute_force_nearest"]
 
-#: Largest float32 score matrix materialised at once (elements): 128 MB.
+#: Largest float32 score matrix materialised at once per thread (elements): 128 MB.
 _SCORE_BUDGET = 32 * 1024 * 1024
+#: Rows of one host chunk at most (short chunks keep the matrix product efficient).
+_MAX_CHUNK_ROWS = 2048
+#: Largest float32 score matrix materialised at once on a device (elements): 1 GB.
+_DEVICE_SCORE_BUDGET = 256 * 1024 * 1024
+#: Rows of one device chunk at most.
+_MAX_DEVICE_CHUNK_ROWS = 32768
 #: Largest gather of short-list vectors at once (float64 elements): 32 MB.
 _GATHER_BUDGET = 4 * 1024 * 1024
 #: float32 unit roundoff; the rounding bound below is generous by a factor ~8.
@@ -43,6 +63,39 @@ def brute_force_nearest(noisy, vectors, k=1, exclude=None):
     return out
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = [0, None]  # threads inside single_threaded_blas(), their limiter
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """BLAS limited to one thread while any caller is inside (reference counted:
+    concurrent callers never restore the limit under one another's feet)."""
+    from threadpoolctl import threadpool_limits
+
+    with _BLAS_LOCK:
+        if _BLAS_USERS[0] == 0:
+            _BLAS_USERS[1] = threadpool_limits(limits=1, user_api="blas")
+        _BLAS_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS[0] -= 1
+            if _BLAS_USERS[0] == 0:
+                _BLAS_USERS[1].restore_original_limits()
+                _BLAS_USERS[1] = None
+
+
+def effective_n_jobs(n_jobs):
+    """Threads for ``n_jobs`` (None: 1; -1: every CPU; -2: all but one...)."""
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return int(n_jobs)
+
+
 class ExactDecoder:
     """Exact nearest words of noisy vectors (see the module docstring).
 
@@ -51,9 +104,18 @@ class ExactDecoder:
     vectors : ndarray of float32, shape (n_words, dim)
     graph : NeighborGraph, default=None
         Used for the short-list proof when it is exact.
+    n_jobs : int, default=None
+        Threads of the full search on the host (None: one; -1: every CPU). Each
+        thread multiplies its own chunk with a single-threaded BLAS. Called from a
+        worker thread (a substituter's ``n_jobs`` already at work), the search
+        stays on that thread. The output does not depend on it.
+    device : str, default="cpu"
+        ``"cpu"``: numpy. Otherwise an array namespace and device (``"cuda"``,
+        ``"torch:cpu"``...; see :mod:`sklearn_textdp._array_api`) for the float32
+        products and the reductions over the vocabulary.
     """
 
-    def __init__(self, vectors, graph=None):
+    def __init__(self, vectors, graph=None, *, n_jobs=None, device="cpu"):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.vectors = vectors
         half_sq = 0.5 * np.einsum(
@@ -65,6 +127,22 @@ class ExactDecoder:
         self._max_norm = float(np.sqrt(2.0 * half_sq.max()))
         self._max_half_sq = float(half_sq.max())
         self.graph = graph if graph is not None and graph.exact else None
+        self.n_jobs = n_jobs
+        self.device = device
+        self._device = resolve_device(device)
+        self._device_table = None
+        self._device_columns = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_device"] = None  # device arrays and namespaces do not pickle
+        state["_device_table"] = None
+        state["_device_columns"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._device = resolve_device(self.device)
 
     def nearest(self, noisy, sources=None, *, k=1, exclude_source=False):
         """The ``k`` nearest words of each noisy vector, nearest first.
@@ -136,30 +214,43 @@ class ExactDecoder:
 
     def _full_search(self, noisy, k, excluded):
         n_words = self.vectors.shape[0]
-        step = max(1, min(2048, _SCORE_BUDGET // n_words))
+        if self._device is not None:
+            budget, max_rows = _DEVICE_SCORE_BUDGET, _MAX_DEVICE_CHUNK_ROWS
+        else:
+            budget, max_rows = _SCORE_BUDGET, _MAX_CHUNK_ROWS
+        step = max(1, min(max_rows, budget // n_words))
+        starts = range(0, len(noisy), step)
         out = np.empty((len(noisy), k), dtype=np.int64)
-        for start in range(0, len(noisy), step):
-            y = noisy[start : start + step]
+
+        def search(start):
             ex = None if excluded is None else excluded[start : start + step]
-            out[start : start + step] = self._search_chunk(y, k, ex)
+            out[start : start + step] = self._search_chunk(
+                noisy[start : start + step], k, ex
+            )
+
+        n_threads = min(effective_n_jobs(self.n_jobs), len(starts))
+        if (
+            self._device is not None
+            or n_threads <= 1
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            for start in starts:
+                search(start)
+            return out
+        with single_threaded_blas(), ThreadPoolExecutor(n_threads) as pool:
+            list(pool.map(search, starts))  # list(): raise the workers' errors
         return out
 
     def _search_chunk(self, y, k, excluded):
-        rows = np.arange(len(y))
         query = np.empty((len(y), y.shape[1] + 1), dtype=np.float32)
         query[:, :-1] = -y
         query[:, -1] = 1.0
-        scores = query @ self._augmented_t  # 0.5 ||v||^2 - v . y, float32
-        if excluded is not None:
-            scores[rows, excluded] = np.inf
-        picks = np.empty((len(y), k), dtype=np.int64)
-        values = np.empty((len(y), k), dtype=np.float64)
-        for j in range(k):
-            picks[:, j] = scores.argmin(axis=1)
-            values[:, j] = scores[rows, picks[:, j]]
-            scores[rows, picks[:, j]] = np.inf
-        runner_up = scores.min(axis=1).astype(np.float64)
-        # Rounding bound of a float32 dot product of length dim+1 (with slack).
+        if self._device is None:
+            picks, values, runner_up = self._top_scores_numpy(query, k, excluded)
+        else:
+            picks, values, runner_up = self._top_scores_device(query, k, excluded)
+        # Rounding bound of a float32 dot product of length dim+1 (with slack), for
+        # any summation order (BLAS, GPU): |float32 score - exact score| <= tol.
         tol = (
             8.0
             * (y.shape[1] + 2)
@@ -169,14 +260,59 @@ class ExactDecoder:
         gaps = np.diff(np.column_stack([values, runner_up]), axis=1)
         doubtful = np.flatnonzero((gaps <= 2.0 * tol[:, None]).any(axis=1))
         for row in doubtful:  # rare: near-ties within float32 rounding
-            scores[row, picks[row]] = values[row].astype(np.float32)
+            # Every true top-k word scores <= values[row, -1] + 2 tol in any float32
+            # evaluation: this row's host scores give a superset of candidates.
+            scores = query[row] @ self._augmented_t
+            if excluded is not None:
+                scores[excluded[row]] = np.inf
             bound = values[row, -1] + 2.0 * tol[row]
-            candidates = np.flatnonzero(scores[row] <= bound)
+            candidates = np.flatnonzero(scores <= bound)
             dist_sq = ((self.vectors[candidates].astype(np.float64) - y[row]) ** 2).sum(
                 1
             )
             picks[row] = candidates[np.lexsort((candidates, dist_sq))[:k]]
         return picks
+
+    def _top_scores_numpy(self, query, k, excluded):
+        """The ``k`` lowest float32 scores (``0.5 ||v||^2 - v . y``) of each row,
+        their words, and the next lowest score."""
+        rows = np.arange(len(query))
+        scores = query @ self._augmented_t
+        if excluded is not None:
+            scores[rows, excluded] = np.inf
+        picks = np.empty((len(query), k), dtype=np.int64)
+        values = np.empty((len(query), k), dtype=np.float64)
+        for j in range(k):
+            picks[:, j] = scores.argmin(axis=1)
+            values[:, j] = scores[rows, picks[:, j]]
+            scores[rows, picks[:, j]] = np.inf
+        return picks, values, scores.min(axis=1).astype(np.float64)
+
+    def _top_scores_device(self, query, k, excluded):
+        """:meth:`_top_scores_numpy` in the device's array namespace."""
+        dev = self._device
+        xp = dev.xp
+        if self._device_table is None:
+            self._device_table = dev.asarray(self._augmented_t, dtype=np.float32)
+            self._device_columns = xp.arange(
+                self._augmented_t.shape[1], dtype=xp.int64, device=dev.device
+            )
+        columns = self._device_columns[None, :]
+        scores = dev.asarray(query) @ self._device_table
+        if excluded is not None:
+            excluded = dev.asarray(excluded, dtype=np.int64)
+            scores = xp.where(columns == excluded[:, None], xp.inf, scores)
+        picks, values = [], []
+        for _ in range(k):
+            pick = xp.argmin(scores, axis=1)
+            values.append(xp.min(scores, axis=1))
+            picks.append(pick)
+            scores = xp.where(columns == pick[:, None], xp.inf, scores)
+        runner_up = xp.min(scores, axis=1)
+        stacked = xp.stack([*values, runner_up], axis=1)
+        values_and_runner_up = dev.to_numpy(stacked).astype(np.float64)
+        picks = dev.to_numpy(xp.stack(picks, axis=1)).astype(np.int64)
+        return picks, values_and_runner_up[:, :k], values_and_runner_up[:, k]
 
 
 class ApproximateDecoder:
