@@ -28,7 +28,9 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
+from .._array_api import resolve_device
 from ._base import Mechanism
+from ._device_laws import draw_by_source_blocks, draw_on_device
 from ._sampling import (
     PriorSampler,
     categorical_cdf,
@@ -214,6 +216,13 @@ class FullExponential(Mechanism):
     graph : NeighborGraph, default=None
         Needed by the Metropolis-Hastings sampler.
     mh_steps : int, default=200
+    device : str, default="cpu"
+        Where the exact sampler computes the laws (distances to every word):
+        ``"cpu"`` (numpy) or an array-API device (``"cuda"``...; see
+        :mod:`sklearn_textdp._array_api`), in float64 there. The same draws as on
+        the CPU for the same Generator: tokens whose uniform falls within 1e-8 of a
+        step of the device CDF, or whose source has a word within rounding of the
+        radius ``gamma``, are drawn again on the host.
     """
 
     name = "exponential"
@@ -228,6 +237,7 @@ class FullExponential(Mechanism):
         sampler="exact",
         graph=None,
         mh_steps=200,
+        device="cpu",
     ):
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float64)
         self.epsilon = float(epsilon)
@@ -241,6 +251,18 @@ class FullExponential(Mechanism):
             raise ValueError("sampler='metropolis' needs the neighbour graph.")
         self._squared_norms = np.einsum("ij,ij->i", self.vectors, self.vectors)
         self._prior_sampler = PriorSampler(log_prior, self.n_words)
+        self.device = device
+        self._device = resolve_device(device)
+        self._device_tables = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_device"] = state["_device_tables"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._device = resolve_device(getattr(self, "device", "cpu"))
 
     @property
     def guarantee(self):
@@ -288,6 +310,16 @@ class FullExponential(Mechanism):
             return self.metropolis(ids, rng)[0]
         if np.isfinite(self.gamma):
             return self._sample_within_radius(ids, rng)
+        if self._device is not None:
+            return draw_by_source_blocks(
+                self._device,
+                ids,
+                rng,
+                self._device_weights,
+                lambda block: np.exp(self.log_probabilities(block)),
+                self.n_words,
+                _ROW_BUDGET,
+            )
         return sample_by_source_blocks(
             ids,
             rng,
@@ -309,9 +341,13 @@ class FullExponential(Mechanism):
         a small radius costs one distance row per distinct word, not one law."""
         sources, token_rows = np.unique(ids, return_inverse=True)
         u = rng.random(len(ids))
+        step = max(1, _ROW_BUDGET // self.n_words)
+        if self._device is not None:
+            return self._sample_within_radius_on_device(
+                ids, sources, token_rows, u, step, rng
+            )
         out = np.empty(len(ids), dtype=np.int64)
         escaped = []
-        step = max(1, _ROW_BUDGET // self.n_words)
         for start in range(0, len(sources), step):
             block = sources[start : start + step]
             mine = np.flatnonzero((token_rows >= start) & (token_rows < start + step))
@@ -322,6 +358,108 @@ class FullExponential(Mechanism):
         if len(escaped):
             out[escaped] = self._draw_outside_ball(ids[escaped], rng)
         return out
+
+    def _sample_within_radius_on_device(self, ids, sources, token_rows, u, step, rng):
+        """:meth:`_sample_within_radius` with the laws on the device: the escape
+        element is outcome ``n_words``; escaped tokens are drawn outside the ball in
+        the host path's order (by host block, then token)."""
+        n_words = self.n_words
+
+        def host_draw(block, tokens):
+            start = block * step
+            picks, escape = self._ball_draws(
+                sources[start : start + step], token_rows[tokens] - start, u[tokens]
+            )
+            return np.where(escape, n_words, picks)
+
+        outcome = draw_on_device(
+            self._device,
+            sources,
+            token_rows,
+            u,
+            self._device_ball_weights,
+            host_draw,
+            n_outcomes=n_words + 1,
+            host_step=step,
+        )
+        escaped = np.flatnonzero(outcome == n_words)
+        escaped = escaped[np.lexsort((escaped, token_rows[escaped] // step))]
+        out = outcome.copy()
+        if len(escaped):
+            out[escaped] = self._draw_outside_ball(ids[escaped], rng)
+        return out
+
+    def _device_squared_distances(self, sources):
+        """:meth:`_squared_distances` on the device (float64)."""
+        dev = self._device
+        xp = dev.xp
+        if self._device_tables is None:
+            log_prior = (
+                None
+                if self.log_prior is None
+                else dev.asarray(self.log_prior, dtype=np.float64)
+            )
+            self._device_tables = (
+                dev.asarray(self.vectors.T, dtype=np.float64),
+                dev.asarray(self._squared_norms, dtype=np.float64),
+                log_prior,
+            )
+        vectors_t, norms, _ = self._device_tables
+        source = dev.asarray(self.vectors[sources], dtype=np.float64)
+        squared = (
+            xp.sum(source * source, axis=1)[:, None]
+            + norms[None, :]
+            - 2.0 * (source @ vectors_t)
+        )
+        return xp.clip(squared, 0.0, None)
+
+    def _device_weights(self, sources):
+        """Unnormalised law of :meth:`log_probabilities` on the device."""
+        xp = self._device.xp
+        dist = xp.sqrt(self._device_squared_distances(sources))
+        scores = -0.5 * self.epsilon * xp.clip(dist, None, self.gamma)
+        if self._device_tables[2] is not None:
+            scores = scores + self._device_tables[2][None, :]
+        return xp.exp(scores - xp.max(scores, axis=1, keepdims=True)), None
+
+    def _device_ball_weights(self, sources):
+        """The law of :meth:`_ball_draws` over the words and the escape element
+        (last column), dense, on the device; flags sources with a word within
+        rounding of the radius."""
+        dev = self._device
+        xp = dev.xp
+        squared = self._device_squared_distances(sources)
+        radius_sq = self.gamma**2
+        slack = 1e-9 * (radius_sq + 4.0 * float(self._squared_norms.max()))
+        near = dev.to_numpy(
+            xp.any(xp.abs(squared - radius_sq) <= slack, axis=1)
+        ).astype(bool)
+        inside = squared < radius_sq
+        log_prior = self._device_tables[2]
+        if log_prior is None:
+            log_prior = xp.full(
+                (self.n_words,),
+                -math.log(self.n_words),
+                dtype=xp.float64,
+                device=dev.device,
+            )
+        neg_inf = xp.asarray(-np.inf, dtype=xp.float64, device=dev.device)
+        log_w = xp.where(
+            inside,
+            -0.5 * self.epsilon * xp.sqrt(squared) + log_prior[None, :],
+            neg_inf,
+        )
+        if self.log_prior is None:
+            count = xp.sum(xp.astype(inside, xp.float64), axis=1)
+            outside = (self.n_words - count) / self.n_words
+        else:
+            mass = xp.sum(xp.where(inside, xp.exp(log_prior)[None, :], 0.0), axis=1)
+            outside = xp.clip(1.0 - mass, 0.0, None)
+        with np.errstate(divide="ignore"):
+            log_escape = -0.5 * self.epsilon * self.gamma + xp.log(outside)
+        log_all = xp.concat([log_w, log_escape[:, None]], axis=1)
+        top = xp.max(log_all, axis=1, keepdims=True)
+        return xp.exp(log_all - top), near
 
     def _ball_draws(self, block, local_rows, u):
         squared = self._squared_distances(block)

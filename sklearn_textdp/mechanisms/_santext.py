@@ -2,7 +2,9 @@
 
 import numpy as np
 
+from .._array_api import resolve_device
 from ._base import Mechanism
+from ._device_laws import draw_by_source_blocks
 from ._sampling import sample_by_source_blocks
 
 __all__ = ["SanTextPlus", "sensitive_words_by_rank"]
@@ -39,11 +41,17 @@ class SanTextPlus(Mechanism):
         The sensitive words (the output domain).
     perturb_probability : float
         ``p``, the probability that a non-sensitive word is perturbed.
+    device : str, default="cpu"
+        Where the laws over the sensitive words are computed: ``"cpu"`` (numpy) or
+        an array-API device (``"cuda"``...; see :mod:`sklearn_textdp._array_api`),
+        in float64 there; the same draws as on the CPU for the same Generator.
     """
 
     name = "santext+"
 
-    def __init__(self, vectors, *, epsilon, sensitive, perturb_probability):
+    def __init__(
+        self, vectors, *, epsilon, sensitive, perturb_probability, device="cpu"
+    ):
         self.epsilon = float(epsilon)
         self.sensitive = np.asarray(sensitive, dtype=bool)
         if not self.sensitive.any():
@@ -55,6 +63,18 @@ class SanTextPlus(Mechanism):
         self.domain = np.flatnonzero(self.sensitive)
         self._vectors = np.asarray(vectors, dtype=np.float64)
         self._domain_sq = (self._vectors[self.domain] ** 2).sum(axis=1)
+        self.device = device
+        self._device = resolve_device(device)
+        self._device_tables = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_device"] = state["_device_tables"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._device = resolve_device(getattr(self, "device", "cpu"))
 
     @property
     def guarantee(self):
@@ -79,6 +99,26 @@ class SanTextPlus(Mechanism):
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         return probs / probs.sum(axis=1, keepdims=True)
 
+    def _device_domain_weights(self, sources):
+        """Unnormalised :meth:`_domain_laws` on the device (float64)."""
+        dev = self._device
+        xp = dev.xp
+        if self._device_tables is None:
+            domain = self._vectors[self.domain]
+            self._device_tables = (
+                dev.asarray(domain.T, dtype=np.float64),
+                dev.asarray(self._domain_sq, dtype=np.float64),
+            )
+        domain_t, domain_sq = self._device_tables
+        source = dev.asarray(self._vectors[sources], dtype=np.float64)
+        squared = (
+            xp.sum(source * source, axis=1)[:, None]
+            + domain_sq[None, :]
+            - 2.0 * (source @ domain_t)
+        )
+        logits = -0.5 * self.epsilon * xp.sqrt(xp.clip(squared, 0.0, None))
+        return xp.exp(logits - xp.max(logits, axis=1, keepdims=True)), None
+
     def output_distribution(self, word_id):
         probs = self._domain_laws(np.array([word_id]))[0]
         if self.sensitive[word_id]:
@@ -96,7 +136,17 @@ class SanTextPlus(Mechanism):
             rng.random(len(ids)) < self.perturb_probability
         )
         out = ids.copy()
-        if perturbed.any():
+        if perturbed.any() and self._device is not None:
+            picks = draw_by_source_blocks(
+                self._device,
+                ids[perturbed],
+                rng,
+                self._device_domain_weights,
+                self._domain_laws,
+                len(self.domain),
+            )
+            out[perturbed] = self.domain[picks]
+        elif perturbed.any():
             picks = sample_by_source_blocks(
                 ids[perturbed], rng, self._domain_laws, len(self.domain)
             )
