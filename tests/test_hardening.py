@@ -796,7 +796,9 @@ def stub_pynndescent(monkeypatch):
         lambda vectors, k, seed, n_jobs: _neighbors._exact_knn(vectors, k, n_jobs),
     )
     monkeypatch.setattr(
-        _dp_word, "ApproximateDecoder", lambda *args, **kwargs: object()
+        _dp_word,
+        "ApproximateDecoder",
+        lambda vectors, **_: _dp_word.ExactDecoder(vectors),
     )
 
 
@@ -879,6 +881,11 @@ def test_default_settings_are_not_warned(estimator, params, monkeypatch):
         sub.set_params(max_neighbors=8)
     with warnings.catch_warnings():
         warnings.simplefilter("error", PrivacyLeakWarning)
+        # On 250 spread-out words the default epsilons do keep nearly every word
+        # (true, and tested with the deniability warning); settings are the subject.
+        warnings.filterwarnings(
+            "ignore", "epsilon=.* leaves almost no plausible deniability"
+        )
         sub.fit(["the film"]).transform(["the film"])
 
 
@@ -893,3 +900,38 @@ def test_keep_and_placeholder_contract_with_canaries(substituters):
     for name in ("laplace", "density-aware", "laplace-sample"):
         assert CANARIES[0].lower() not in substituters[name].transform([doc])[0].lower()
     assert substituters["laplace"].transform([doc])[0].startswith(PLACEHOLDER)
+
+
+# ---------------------------------------------------------------- no deniability left
+@pytest.mark.parametrize(
+    "estimator, params, how",
+    [
+        (DPWordSubstituter, {}, "20 draws per word"),  # no closed-form law
+        (DensityAwareSubstituter, {"truncation": "knn", "prior": None}, "exact"),
+    ],
+)
+def test_an_epsilon_that_keeps_every_word_is_warned_at_fit(
+    glove2k, estimator, params, how
+):
+    """epsilon 1e6 returns the input unchanged: say so, as for a repeated release."""
+    with pytest.warns(PrivacyLeakWarning, match="almost no plausible deniability") as w:
+        sub = estimator(epsilon=1e6, embeddings=glove2k, **params).fit([])
+    message = str(w[0].message)
+    assert "epsilon=1e+06" in message and how in message
+    assert sub.transform(["the movie was great"]) == ["the movie was great"]
+
+
+@pytest.mark.parametrize(
+    "estimator, params",
+    [
+        (DPWordSubstituter, {}),
+        (DensityAwareSubstituter, {"truncation": "knn", "prior": None}),
+        (DensityAwareSubstituter, {}),
+    ],
+)
+def test_an_epsilon_with_deniability_is_not_warned(glove2k, estimator, params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrivacyLeakWarning)
+        sub = estimator(epsilon=1, embeddings=glove2k, **params).fit([])
+    median, _ = sub._median_keep_probability()
+    assert median < 0.5
