@@ -2,6 +2,7 @@
 
 import numbers
 
+from ._array_api import check_device, resolve_device
 from ._base import BaseSubstituter
 from ._fitting import PUBLIC_SEED, diameter, neighbor_graph
 from ._neighbors import EXACT_GRAPH_MAX_WORDS
@@ -70,7 +71,17 @@ default="laplace"
         Over budget: raise a ValueError, or cut the document before the first word
         over budget.
     n_jobs : int, default=None
-        Threads over blocks of documents. The output does not depend on it.
+        Threads over blocks of documents, and over chunks of tokens in the exact
+        decoder's search (each with a single-threaded BLAS). The output does not
+        depend on it.
+    device : str, default="cpu"
+        Where exact decoding searches the vocabulary. ``"cpu"``: numpy. ``"cuda"``
+        (or ``"cuda:N"``): a GPU through PyTorch or CuPy and array-api-compat
+        (``pip install "sklearn-textdp[gpu]" torch``); ``"torch:DEVICE"``,
+        ``"cupy"``, ``"cupy:N"`` name the library. The noise is drawn on the host
+        from the same Generator and near ties are re-checked in float64 there, so
+        the output is the same on every device for a given seed. Ignored by
+        ``decoder="approximate"``.
     verbose : int, default=0
         Show a progress bar (tqdm) when > 0.
     random_state : None, int, Generator or RandomState, default=None
@@ -142,6 +153,7 @@ default="laplace"
         "covariance_weight": [Interval(numbers.Real, 0, 1, closed="both")],
         "threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "decoder": [StrOptions({"exact", "approximate"})],
+        "device": [str],
     }
 
     def __init__(
@@ -160,6 +172,7 @@ default="laplace"
         max_document_epsilon=None,
         budget_action="raise",
         n_jobs=None,
+        device="cpu",
         verbose=0,
         random_state=None,
         store_embeddings_in_pickle=True,
@@ -177,11 +190,14 @@ default="laplace"
         self.max_document_epsilon = max_document_epsilon
         self.budget_action = budget_action
         self.n_jobs = n_jobs
+        self.device = device
         self.verbose = verbose
         self.random_state = random_state
         self.store_embeddings_in_pickle = store_embeddings_in_pickle
 
     def _fit_mechanism(self, docs=None):
+        check_device(self.device)
+        device = resolve_device(self.device) if self.decoder == "exact" else None
         vocabulary = self.embeddings_
         vectors = vocabulary.vectors
         self.graph_ = None
@@ -191,7 +207,12 @@ default="laplace"
         else:
             self.vocabulary_diameter_ = diameter(vocabulary)[0]
         if self.decoder == "exact":
-            decoder = ExactDecoder(vectors, self.graph_)
+            decoder = ExactDecoder(
+                vectors,
+                self.graph_,
+                n_jobs=self.n_jobs,
+                device="cpu" if device is None else self.device,
+            )
         else:
             warn_user(
                 "decoder='approximate' does not always return the nearest word: the "

@@ -228,14 +228,18 @@ class ExactDecoder:
                 noisy[start : start + step], k, ex
             )
 
-        n_threads = min(effective_n_jobs(self.n_jobs), len(starts))
-        if (
-            self._device is not None
-            or n_threads <= 1
-            or threading.current_thread() is not threading.main_thread()
-        ):
+        n_jobs = effective_n_jobs(self.n_jobs)
+        n_threads = min(n_jobs, len(starts))
+        if self._device is not None or n_jobs <= 1:
             for start in starts:
                 search(start)
+            return out
+        if n_threads <= 1 or threading.current_thread() is not threading.main_thread():
+            # One chunk, or a worker thread of a parallel caller: stay on this
+            # thread, with a single-threaded BLAS so that callers run side by side.
+            with single_threaded_blas():
+                for start in starts:
+                    search(start)
             return out
         with single_threaded_blas(), ThreadPoolExecutor(n_threads) as pool:
             list(pool.map(search, starts))  # list(): raise the workers' errors

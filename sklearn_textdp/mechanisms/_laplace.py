@@ -22,14 +22,20 @@ class CalibratedLaplace(Mechanism):
     epsilon : float
     decoder : ExactDecoder or ApproximateDecoder, default=None
         Exact brute-force-equivalent decoding when None.
+    device : str, default="cpu"
+        Device of the default :class:`ExactDecoder` (ignored when ``decoder`` is
+        given): ``"cpu"`` or an array-API device such as ``"cuda"``. The noise is
+        drawn from the Generator on the host either way.
     """
 
     name = "laplace"
 
-    def __init__(self, vectors, *, epsilon, decoder=None):
+    def __init__(self, vectors, *, epsilon, decoder=None, device="cpu"):
         self.vectors = vectors
         self.epsilon = float(epsilon)
-        self.decoder = decoder if decoder is not None else ExactDecoder(vectors)
+        self.decoder = (
+            decoder if decoder is not None else ExactDecoder(vectors, device=device)
+        )
 
     @property
     def guarantee(self):
@@ -76,8 +82,10 @@ class Mahalanobis(CalibratedLaplace):
 
     name = "mahalanobis"
 
-    def __init__(self, vectors, *, epsilon, covariance_weight=0.2, decoder=None):
-        super().__init__(vectors, epsilon=epsilon, decoder=decoder)
+    def __init__(
+        self, vectors, *, epsilon, covariance_weight=0.2, decoder=None, device="cpu"
+    ):
+        super().__init__(vectors, epsilon=epsilon, decoder=decoder, device=device)
         self.covariance_weight = float(covariance_weight)
         self.sqrt_covariance = regularized_sqrt_covariance(vectors, covariance_weight)
 
@@ -111,14 +119,21 @@ class Vickrey(Mechanism):
     name = "vickrey"
 
     def __init__(
-        self, vectors, *, epsilon, threshold=0.5, covariance_weight=None, decoder=None
+        self,
+        vectors,
+        *,
+        epsilon,
+        threshold=0.5,
+        covariance_weight=None,
+        decoder=None,
+        device="cpu",
     ):
         self.vectors = vectors
         self.epsilon = float(epsilon)
         self.threshold = float(threshold)
         if covariance_weight is None:
             self.noise_mechanism = CalibratedLaplace(
-                vectors, epsilon=epsilon, decoder=decoder
+                vectors, epsilon=epsilon, decoder=decoder, device=device
             )
         else:
             self.noise_mechanism = Mahalanobis(
@@ -126,6 +141,7 @@ class Vickrey(Mechanism):
                 epsilon=epsilon,
                 decoder=decoder,
                 covariance_weight=covariance_weight,
+                device=device,
             )
         self.decoder = self.noise_mechanism.decoder
 
