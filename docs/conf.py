@@ -43,6 +43,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 shipped in a Python package and copied into _static: the maths
+    # renders without network access (the default loads it from a CDN).
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -64,6 +67,9 @@ exclude_patterns = [
 ]
 default_role = "literal"
 pygments_style = "sphinx"
+
+# -- Maths ---------------------------------------------------------------------
+mathjax_path = "mathjax/tex-chtml.js"  # in _static (sphinx-mathjax-offline)
 
 # -- autodoc / autosummary / numpydoc -----------------------------------------
 autosummary_generate = True
@@ -105,10 +111,28 @@ html_title = f"sklearn-textdp {release}"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
-    "header_links_before_dropdown": 8,
+    # Four page titles (75 characters) fit on one line of the top menu beside the
+    # title and search down to ~1,200 px; the others go under "More" (eight, 200
+    # characters, wrapped to two lines at 1,400 px).
+    "header_links_before_dropdown": 4,
 }
 html_show_sourcelink = False
-html_sidebars = {"index": []}
+
+
+def _pages_without_subpages():
+    """Top-level pages with no toctree of their own: their section navigation
+    (the left sidebar) would be an empty box, so they get none."""
+    pages = []
+    for path in sorted(DOCS.glob("*.rst")) + sorted(DOCS.glob("*.md")):
+        if path.name == "README.md":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "toctree" not in text or path.stem == "index":
+            pages.append(path.stem)
+    return pages
+
+
+html_sidebars = dict.fromkeys(_pages_without_subpages(), [])
 
 # -- API reference completeness ------------------------------------------------
 def _unlisted_public_names():
@@ -148,6 +172,59 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
     return None
 
 
+def _drop_empty_table_headers(app, doctree, docname):
+    """A table whose header row is all empty (a Markdown key-value table must
+    have one) is shown without it, not with a blank bar on top."""
+    from docutils import nodes
+
+    for thead in list(doctree.findall(nodes.thead)):
+        if not thead.astext().strip():
+            thead.parent.remove(thead)
+
+
+_EXTERNAL_ASSET = re.compile(
+    r"<(?:script|img)\b[^>]*\ssrc=\"((?:https?:)?//[^\"]+)\"|"
+    r"<link\b[^>]*\brel=\"stylesheet\"[^>]*\bhref=\"((?:https?:)?//[^\"]+)\""
+)
+_LOCAL_SCRIPT = re.compile(r"<script\b[^>]*\ssrc=\"(?!(?:https?:)?//)([^\"?#]+)")
+
+
+def external_assets(outdir):
+    """``(page, problem)`` for every script, image or style sheet a built page
+    loads from the network, and every local script missing from the build: the
+    site must render offline (maths included)."""
+    outdir = Path(outdir)
+    problems = []
+    for page in sorted(outdir.rglob("*.html")):
+        if page.relative_to(outdir).parts[0] == "_static":
+            continue  # the theme's template fragments, not pages
+        html = page.read_text(encoding="utf-8", errors="replace")
+        name = page.relative_to(outdir).as_posix()
+        for match in _EXTERNAL_ASSET.finditer(html):
+            problems.append((name, f"loads {match.group(1) or match.group(2)}"))
+        for src in _LOCAL_SCRIPT.findall(html):
+            if not (page.parent / src).resolve().is_file():
+                problems.append((name, f"script {src} is missing from the build"))
+    return problems
+
+
+def _check_site_renders_offline(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    from sphinx.util import logging
+
+    problems = external_assets(app.outdir)
+    if problems:
+        shown = "; ".join(f"{page}: {what}" for page, what in problems[:5])
+        logging.getLogger(__name__).warning(
+            f"{len(problems)} references that need the network or are missing: "
+            f"{shown}"
+        )
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign_members)
     app.connect("builder-inited", _check_api_lists_every_public_name)
+    app.connect("doctree-resolved", _drop_empty_table_headers)
+    # After sphinx-mathjax-offline has copied MathJax (priority 500).
+    app.connect("build-finished", _check_site_renders_offline, priority=900)

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -37,3 +39,103 @@ def test_bundled_data_ships_with_its_notice():
         assert (data / name).exists()
         assert name.split(".")[0].split("_")[0] in notice
     assert "PDDL" in notice and "CC BY 4.0" in notice
+
+
+# ---------------------------------------------------------------- documentation site
+def _docs_conf():
+    """docs/conf.py as a module (it needs only the package, not Sphinx)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "docs_conf", REPO / "docs" / "conf.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_maths_render_without_network():
+    """MathJax comes from a Python package, copied into the site; not a CDN."""
+    conf = _docs_conf()
+    assert "sphinx-mathjax-offline" in conf.extensions
+    assert not conf.mathjax_path.startswith(("http:", "https:", "//"))
+    assert '"sphinx-mathjax-offline' in (REPO / "pyproject.toml").read_text()
+
+
+def test_docs_build_check_finds_network_assets_and_missing_scripts(tmp_path):
+    conf = _docs_conf()
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "here.js").write_text("")
+    (tmp_path / "maths.html").write_text(
+        '<script src="https://cdn.jsdelivr.net/npm/mathjax@4/tex-mml-chtml.js">'
+        '</script><script src="_static/here.js"></script>'
+        '<script src="_static/gone.js"></script>'
+        '<link rel="stylesheet" href="//fonts.example/a.css"/>'
+    )
+    problems = [what for _, what in conf.external_assets(tmp_path)]
+    assert problems == [
+        "loads https://cdn.jsdelivr.net/npm/mathjax@4/tex-mml-chtml.js",
+        "loads //fonts.example/a.css",
+        "script _static/gone.js is missing from the build",
+    ]
+
+
+def _title(path):
+    """The first heading of a Markdown or reStructuredText page."""
+    lines = path.read_text().splitlines()
+    for line, below in zip(lines, [*lines[1:], ""], strict=True):
+        if line.startswith("# "):
+            return line[2:].replace("`", "")
+        underline = below.strip()
+        if (
+            line.strip()
+            and underline
+            and set(underline) <= set("=-~")
+            and not (set(line.strip()) <= set("=-~"))
+        ):
+            return line.strip()
+    raise AssertionError(f"no title in {path}")
+
+
+def _toctree_titles():
+    """Titles of the pages of the top menu, in order (docs/index.rst's toctree)."""
+    index = (REPO / "docs" / "index.rst").read_text()
+    block = index.split(".. toctree::", 1)[1].split("\n\n", 2)[1]
+    titles = []
+    for entry in block.split():
+        pages = [REPO / "docs" / f"{entry}.rst", REPO / "docs" / f"{entry}.md"]
+        if entry == "auto_examples/index":  # the gallery's header
+            pages = [REPO / "examples" / "README.txt"]
+        titles.append(_title(next(p for p in pages if p.exists())))
+    return titles
+
+
+def test_docs_top_menu_fits_on_one_line():
+    """The links before "More" fit one line at 1,200 px (about 80 characters of
+    titles beside the site title and the search box)."""
+    conf = _docs_conf()
+    shown = _toctree_titles()[: conf.html_theme_options["header_links_before_dropdown"]]
+    assert sum(len(title) for title in shown) <= 80, shown
+
+
+def test_docs_pages_without_subpages_have_no_empty_section_navigation():
+    conf = _docs_conf()
+    for path in [*REPO.glob("docs/*.rst"), *REPO.glob("docs/*.md")]:
+        if path.name == "README.md":
+            continue
+        if "toctree" not in path.read_text():
+            assert conf.html_sidebars.get(path.stem) == [], path.name
+    assert "api" not in conf.html_sidebars  # its section navigation lists the API
+
+
+def test_docs_tables_with_an_empty_header_row_lose_it():
+    docutils = pytest.importorskip("docutils")
+    from docutils.core import publish_doctree
+
+    conf = _docs_conf()
+    table = "+---+---+\n|   |   |\n+===+===+\n| a | 1 |\n+---+---+\n"
+    named = "+---+---+\n| k | v |\n+===+===+\n| a | 1 |\n+---+---+\n"
+    for source, kept in ((table, 0), (named, 1)):
+        doctree = publish_doctree(source)
+        conf._drop_empty_table_headers(None, doctree, "page")
+        assert len(list(doctree.findall(docutils.nodes.thead))) == kept

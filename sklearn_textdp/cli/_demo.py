@@ -1,6 +1,8 @@
 """``textdp demo``: cross-validated accuracy against epsilon on bundled data."""
 
 import argparse
+import sys
+import time
 
 import numpy as np
 
@@ -18,6 +20,9 @@ from ._parsing import (
 )
 
 _DEMO_EPSILONS = (1, 3, 5, 8, 10, 15, 20, 30)
+
+#: Under the demo plot: what its error bars are.
+_ERROR_BARS_CAPTION = "error bars: \u00b11 standard deviation over the {cv} folds"
 
 _DEMO_DESCRIPTION = """\
 Cross-validated accuracy of TF-IDF + logistic regression on perturbed SMS Spam
@@ -114,6 +119,7 @@ def _demo_pipeline(substituter=None):
 
 
 def _demo_command(args):
+    import pandas as pd
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     from .. import DensityAwareSubstituter, DPWordSubstituter
@@ -136,26 +142,41 @@ def _demo_command(args):
         "bundled GloVe 6B 50d (20k words)",
         flush=True,
     )
-    baseline = cross_val_score(
-        _demo_pipeline(), texts, labels, cv=folds, n_jobs=args.n_jobs
-    )
-    curves = {}
-    for name, substituter in (
+    substituters = (
         ("DPWordSubstituter (laplace)", DPWordSubstituter(random_state=args.seed)),
         ("DensityAwareSubstituter", DensityAwareSubstituter(random_state=args.seed)),
-    ):
-        logger.info("computing the curve of %s", name)
-        curves[name] = privacy_utility_curve(
-            _demo_pipeline(substituter),
-            texts,
-            labels,
-            epsilons,
-            cv=folds,
-            n_words=args.n_words,
-            n_samples=args.samples,
-            n_jobs=args.n_jobs,
-            random_state=args.seed,
+    )
+    with _DemoProgress(1 + len(substituters) * len(epsilons)) as progress:
+        baseline = cross_val_score(
+            _demo_pipeline(), texts, labels, cv=folds, n_jobs=args.n_jobs
         )
+        progress.step(f"no privacy: accuracy {baseline.mean():.3f}")
+        curves = {}
+        for name, substituter in substituters:
+            logger.info("computing the curve of %s", name)
+            rows = []
+            # One epsilon at a time, for the progress report; each row is what the
+            # whole sweep would give (same seed for every epsilon).
+            for epsilon in epsilons:
+                row = privacy_utility_curve(
+                    _demo_pipeline(substituter),
+                    texts,
+                    labels,
+                    [epsilon],
+                    cv=folds,
+                    n_words=args.n_words,
+                    n_samples=args.samples,
+                    n_jobs=args.n_jobs,
+                    random_state=args.seed,
+                )
+                rows.append(row)
+                progress.step(
+                    f"{name}, epsilon {epsilon:g}: accuracy "
+                    f"{row['score_mean'].iloc[0]:.3f}"
+                )
+            curve = pd.concat(rows, ignore_index=True)
+            curve["cumulative_epsilon_spent"] = curve["epsilon_spent"].cumsum()
+            curves[name] = curve
     majority = max(np.mean(labels == label) for label in np.unique(labels))
     print(_demo_table(curves, baseline, majority))
     _demo_plot(
@@ -163,6 +184,42 @@ def _demo_command(args):
     )
     print(f"plot saved to {args.output}")
     return ExitCode.OK
+
+
+class _DemoProgress:
+    """Progress of the demo on stderr: a tqdm bar on a terminal, else one line per
+    step (so that a log or CI job shows the demo is alive)."""
+
+    def __init__(self, total):
+        self.total, self.done, self.start = total, 0, time.monotonic()
+        self.bar = None
+        if sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                pass
+            else:
+                self.bar = tqdm(total=total, desc="demo", file=sys.stderr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+    def step(self, what):
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(what, refresh=False)
+            self.bar.update()
+            return
+        elapsed = time.monotonic() - self.start
+        print(
+            f"textdp demo: [{self.done}/{self.total}] {what} ({elapsed:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _demo_table(curves, baseline, majority):
@@ -223,6 +280,7 @@ def _demo_plot(curves, baseline, path, *, majority, n_docs, cv):
     )
     ax.set_ylabel(f"{cv}-fold cross-validated accuracy")
     ax.set_title(f"SMS Spam ({n_docs:,} messages): accuracy against epsilon")
-    ax.legend()
+    # The legend says what the error bars are (inside the axes: no overlap).
+    ax.legend(title=_ERROR_BARS_CAPTION.format(cv=cv), title_fontsize="small")
     with atomic_output(path, overwrite=True) as fh:
         figure.savefig(fh, format="png", dpi=120)
