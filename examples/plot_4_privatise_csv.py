@@ -29,7 +29,7 @@ from sklearn_textdp.datasets import load_drug_reviews
 
 folder = Path(tempfile.mkdtemp())
 source = folder / "reviews.csv"
-load_drug_reviews(as_frame=True).head(200).to_csv(source, index=False)
+load_drug_reviews(as_frame=True).frame.head(200).to_csv(source, index=False)
 
 reviews = pd.read_csv(source)
 print(reviews.head(3).to_string(max_colwidth=60))

@@ -142,6 +142,58 @@ def _check_column(values, where):
     return missing
 
 
+#: Values per column looked at to tell free text from labels and identifiers.
+_SNIFF_VALUES = 1000
+
+
+def _why_not_free_text(values):
+    """Why a column of str does not look like free text, or None if it does:
+    mostly single words or pairs (names, identifiers, labels, categories), or few
+    distinct values."""
+    sample = values[:_SNIFF_VALUES]
+    n = len(sample)
+    if n == 0:
+        return None
+    words = np.fromiter((len(value.split()) for value in sample), int, n)
+    single, short = np.mean(words <= 1), np.mean(words <= 2)
+    if single >= 0.5:
+        return f"{single:.0%} single words"
+    if short >= 0.75:
+        return f"{short:.0%} one or two words"
+    distinct = len(set(sample))
+    if n >= 20 and distinct <= n / 2:
+        return f"{distinct} distinct values in {n} rows"
+    return None
+
+
+def _warn_if_not_free_text(frame, columns, missing):
+    """A whole DataFrame is perturbed column by column: warn, naming them, when
+    some columns look like labels or identifiers, with the recipe that perturbs
+    the text only."""
+    reasons = {}
+    for name, values, absent in zip(frame.columns, columns, missing, strict=True):
+        why = _why_not_free_text(values[~absent])
+        if why is not None:
+            reasons[name] = why
+    if not reasons:
+        return
+    from .privacy import warn_user
+
+    text = [name for name in frame.columns if name not in reasons] or ["<text>"]
+    listed = ", ".join(f"{name!r} ({why})" for name, why in reasons.items())
+    warn_user(
+        f"X is a DataFrame: all its {len(frame.columns)} columns are perturbed as "
+        f"text, but these do not look like free text: {listed}. Their labels, names "
+        "or identifiers would become other words or the placeholder. Perturb the "
+        "text column(s) only, passing the others through:\n"
+        "    from sklearn.compose import ColumnTransformer\n"
+        f'    ColumnTransformer([("text", substituter, {text!r})], '
+        'remainder="passthrough")\n'
+        f"or give the substituter X[{text[0]!r}].",
+        category=UserWarning,
+    )
+
+
 def check_documents(X):
     """Validate a collection of raw text documents.
 
@@ -168,6 +220,7 @@ def check_documents(X):
 
             missing.append(_check_column(values, where))
             columns.append(values)
+        _warn_if_not_free_text(X, columns, missing)
         return Documents(columns, missing, "frame", X)
     if isinstance(X, pd.Series):
         values = X.to_numpy(dtype=object)

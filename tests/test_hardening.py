@@ -935,3 +935,53 @@ def test_an_epsilon_with_deniability_is_not_warned(glove2k, estimator, params):
         sub = estimator(epsilon=1, embeddings=glove2k, **params).fit([])
     median, _ = sub._median_keep_probability()
     assert median < 0.5
+
+
+# ---------------------------------------------------------------- whole data frames
+def test_a_whole_frame_with_label_and_name_columns_is_warned_with_the_recipe(
+    glove2k,
+):
+    """Labels, drug names and conditions are not text to perturb: each is named,
+    with the ColumnTransformer recipe that perturbs the text only."""
+    from sklearn_textdp.datasets import load_drug_reviews
+
+    frame = load_drug_reviews(as_frame=True).frame
+    sub = DPWordSubstituter(epsilon=5, embeddings=glove2k, random_state=0).fit([])
+    with pytest.warns(UserWarning, match="do not look like free text") as caught:
+        sub.transform(frame)
+    (message,) = {str(w.message) for w in caught if "free text" in str(w.message)}
+    for column in ("'label' (100% single words)", "'drug'", "'condition'"):
+        assert column in message
+    assert "'text' (" not in message
+    assert "ColumnTransformer([(\"text\", substituter, ['text'])]" in message
+
+
+def test_the_column_transformer_recipe_perturbs_only_the_text(glove2k):
+    from sklearn.compose import ColumnTransformer
+
+    from sklearn_textdp.datasets import load_drug_reviews
+
+    frame = load_drug_reviews(as_frame=True).frame.head(40)
+    sub = DPWordSubstituter(epsilon=5, embeddings=glove2k, random_state=0)
+    recipe = ColumnTransformer(
+        [("text", sub, ["text"])], remainder="passthrough"
+    ).set_output(transform="pandas")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "X is a DataFrame", UserWarning)
+        out = recipe.fit_transform(frame)
+    for column in ("label", "drug", "condition"):
+        assert out[f"remainder__{column}"].tolist() == frame[column].tolist()
+    assert out["text__text"].tolist() != frame["text"].tolist()
+
+
+def test_frames_of_free_text_are_not_warned(glove2k):
+    frame = pd.DataFrame(
+        {
+            "title": [f"a short title number {i} here" for i in range(30)],
+            "body": [f"the movie {i} was great and the actors good" for i in range(30)],
+        }
+    )
+    sub = DPWordSubstituter(epsilon=5, embeddings=glove2k, random_state=0).fit([])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "X is a DataFrame", UserWarning)
+        sub.transform(frame)

@@ -15,12 +15,20 @@ def _read(name):
 
 
 def _bunch(frame, description, as_frame):
+    """scikit-learn's loader convention: a Bunch either way; ``as_frame`` chooses
+    pandas containers for ``data`` and ``target``. ``data`` is the text column
+    (a Series, not sklearn's feature DataFrame: a text pipeline takes a 1-D
+    collection of documents), and ``frame`` the whole table."""
     if as_frame:
-        return frame
+        data, target = frame["text"], frame["label"]
+    else:
+        data, target = frame["text"].tolist(), frame["label"].to_numpy()
     return Bunch(
-        data=frame["text"].tolist(),
-        target=frame["label"].to_numpy(),
+        data=data,
+        target=target,
         frame=frame,
+        target_names=sorted(frame["label"].unique()),
+        feature_names=["text"],
         DESCR=description,
     )
 
@@ -33,12 +41,16 @@ def load_sms_spam(*, as_frame=False):
     Parameters
     ----------
     as_frame : bool, default=False
-        Return the pandas DataFrame (columns ``text``, ``label``) instead of a Bunch.
+        ``data`` and ``target`` as pandas Series (of the DataFrame ``frame``)
+        rather than a list and an array, as scikit-learn's loaders do.
 
     Returns
     -------
-    data : Bunch with ``data`` (list of str), ``target`` (ndarray), ``frame``,
-        ``DESCR``; or a DataFrame when ``as_frame=True``.
+    data : :class:`~sklearn.utils.Bunch`
+        ``data``: the messages (list of str, or a Series when ``as_frame``);
+        ``target``: the labels (ndarray, or a Series); ``frame``: the DataFrame
+        (columns ``text``, ``label``); ``target_names``, ``feature_names``,
+        ``DESCR``.
 
     Examples
     --------
@@ -46,6 +58,9 @@ def load_sms_spam(*, as_frame=False):
     >>> sms = load_sms_spam()
     >>> len(sms.data), sorted(set(sms.target))
     (5574, ['ham', 'spam'])
+    >>> sms = load_sms_spam(as_frame=True)
+    >>> type(sms.data).__name__, list(sms.frame.columns)
+    ('Series', ['text', 'label'])
     """
     return _bunch(
         _read("sms_spam.csv"),
@@ -65,10 +80,13 @@ def load_drug_reviews(*, subset="train", as_frame=False):
     subset : {"train", "test", "all"}, default="train"
         600 training reviews, 379 test reviews, or both.
     as_frame : bool, default=False
+        ``data`` and ``target`` as pandas Series (as :func:`load_sms_spam`).
 
     Returns
     -------
-    data : Bunch or DataFrame (as :func:`load_sms_spam`)
+    data : :class:`~sklearn.utils.Bunch`
+        As :func:`load_sms_spam`; ``frame`` also has the columns ``drug`` and
+        ``condition``.
 
     Examples
     --------
