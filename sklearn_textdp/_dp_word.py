@@ -92,6 +92,8 @@ default="laplace"
         When False, pickles hold the embedding's name or path and SHA-256 instead of
         the vectors, graph and tables; they are rebuilt (and checked) on unpickling.
         Keeps task graphs small when shipping a fitted substituter to workers.
+        Named public embeddings (``None``, ``"glove-6b-50d-20k"``,
+        ``"glove-6b-50d"``) are always pickled that way (under 2 MB).
 
     Attributes
     ----------
