@@ -89,10 +89,20 @@ SPECS = [
         "vickrey",
     ),
     Spec(
-        "da-knn-kde",
-        "DensityAware default (knn, kde prior)",
+        "da-graph",
+        "DensityAware default (density graph)",
         DA,
         {},
+        "selection",
+        None,
+        {},
+        None,
+    ),
+    Spec(
+        "da-knn-kde",
+        "DensityAware knn, kde prior (Euclidean; the old default)",
+        DA,
+        {"truncation": "knn", "prior": "kde"},
         "selection",
         None,
         {},
@@ -102,7 +112,7 @@ SPECS = [
         "da-knn-knnprior",
         "DensityAware knn, knn prior",
         DA,
-        {"prior": "knn"},
+        {"truncation": "knn", "prior": "knn"},
         "selection",
         None,
         {},
@@ -112,7 +122,7 @@ SPECS = [
         "da-knn-uniform",
         "DensityAware knn, uniform prior",
         DA,
-        {"prior": None},
+        {"truncation": "knn", "prior": None},
         "selection",
         None,
         {},
@@ -122,7 +132,7 @@ SPECS = [
         "da-radius-kde",
         "DensityAware radius, kde prior",
         DA,
-        {"truncation": "radius"},
+        {"truncation": "radius", "prior": "kde"},
         "selection",
         None,
         {},
@@ -142,7 +152,7 @@ SPECS = [
         "truncated-gumbel",
         "truncated Gumbel",
         DA,
-        {"selection": "gumbel"},
+        {"truncation": "knn", "selection": "gumbel"},
         "selection",
         "TruncatedGumbel",
         {},
@@ -187,7 +197,7 @@ SPECS = [
         "full-kde",
         "DensityAware full, kde prior (exact sampler)",
         DA,
-        {"truncation": None},
+        {"truncation": None, "prior": "kde"},
         "selection",
         None,
         {},
@@ -198,7 +208,7 @@ SPECS = [
         "full-kde-mh",
         "DensityAware full, kde prior, Metropolis",
         DA,
-        {"truncation": None, "sampler": "metropolis"},
+        {"truncation": None, "prior": "kde", "sampler": "metropolis"},
         "selection",
         None,
         {},
@@ -234,7 +244,7 @@ def gumbel_epsilon(embeddings, factor=1.15, graph=None):
     from sklearn_textdp.mechanisms import smallest_valid_epsilon
 
     if graph is None:
-        est = DA(10.0, embeddings=embeddings).fit([])
+        est = DA(10.0, embeddings=embeddings, truncation="knn").fit([])
         graph, n_words = est.graph_, len(est.embeddings_)
     else:
         n_words = len(graph.indices)

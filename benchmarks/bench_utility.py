@@ -239,6 +239,12 @@ def main():
         default=None,
         help="comma-separated subset (default: all in the utility set)",
     )
+    parser.add_argument(
+        "--levels",
+        default=None,
+        help="comma-separated median-N_w levels of the epsilon grids (default "
+        "0.05,0.25,0.5,0.75,0.95; --quick 0.1,0.5,0.9)",
+    )
     args = parser.parse_args()
     C.quiet_warnings()
     warnings.simplefilter("ignore", UserWarning)
@@ -250,6 +256,8 @@ def main():
     if args.sst2_train is None:
         args.sst2_train = 20000 if args.full else 10000
     levels = QUICK_LEVELS if args.quick else LEVELS
+    if args.levels:
+        levels = tuple(float(v) for v in args.levels.split(","))
     keys = (
         args.mechanisms.split(",")
         if args.mechanisms

@@ -6,6 +6,7 @@ words is kept. See :class:`DPWordSubstituter` and :class:`DensityAwareSubstitute
 """
 
 from ._density_aware import DensityAwareSubstituter
+from ._density_graph import DensityGraph, build_density_graph
 from ._distributed import perturb_dask, spark_perturber
 from ._dp_word import DPWordSubstituter
 from ._embeddings import Embeddings, load_embeddings
@@ -23,9 +24,11 @@ __version__ = "0.1.0"
 __all__ = [
     "DPWordSubstituter",
     "DensityAwareSubstituter",
+    "DensityGraph",
     "Embeddings",
     "NeighborGraph",
     "PrivacyLeakWarning",
+    "build_density_graph",
     "build_neighbor_graph",
     "load_embeddings",
     "perturb_dask",

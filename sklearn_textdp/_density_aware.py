@@ -6,12 +6,14 @@ import numpy as np
 
 from ._base import BaseSubstituter
 from ._cache import cached
+from ._density_graph import build_density_graph, graph_balls, scale_log_prior
 from ._fitting import neighbor_graph, prior, tem_radius
 from ._neighbors import warn_if_approximate
 from ._text import normalize_words, tokenize
 from .mechanisms import (
     CusText,
     FullExponential,
+    GraphExponential,
     SanTextPlus,
     TruncatedExponential,
     TruncatedGumbel,
@@ -24,22 +26,41 @@ __all__ = ["DensityAwareSubstituter"]
 
 #: Vocabulary words on which the Metropolis-Hastings acceptance rate is measured.
 _MH_DIAGNOSTIC_WORDS = 256
+#: Largest (words x ball_size) table of graph balls computed and kept at fit
+#: (int32 rows + float64 distances: 12 bytes each, ~130 MB); larger vocabularies
+#: compute the balls of each chunk's distinct words at transform.
+_BALL_TABLE_BUDGET = 12 * 1024 * 1024
 
 
 class DensityAwareSubstituter(BaseSubstituter):
     """Replace words by private substitutes chosen among their neighbours.
 
-    Candidates are truncated to the neighbourhood of each word, so the noise adapts
-    to how crowded the embedding is around it (Xu et al. 2021; Feyisetan et al.
-    2021); a public kernel-density prior can weight the candidates.
+    The noise adapts to how crowded the embedding is around each word (Feyisetan
+    et al. 2021; Xu et al. 2021). By default, distances are measured in a
+    *density graph* of the public vocabulary, whose unit is the local spacing of
+    the embedding: a word in a crowded region is replaced by one of its close,
+    similar words, and a word in a sparse region ("sensitive outlier") is protected
+    just as much, by its own nearest words, however far they are. The published
+    Euclidean mechanisms (truncated Gumbel, TEM, SanText, CusText) and a
+    kernel-density prior are available as configurations.
 
     Parameters
     ----------
-    epsilon : float, default=10.0
-        Privacy parameter per unit of embedding distance, > 0 and finite.
+    epsilon : float, default=5.0
+        Privacy parameter per unit of distance (of the density graph for
+        ``truncation="graph"``, of the embedding otherwise), > 0 and finite.
     embeddings : None, str, path, Embeddings, (words, vectors) or dict, default=None
         The **public** word embedding; None is the bundled GloVe 6B 50d subset.
-    truncation : {"knn", "radius", "partition"} or None, default="knn"
+    truncation : {"graph", "knn", "radius", "partition"} or None, default="graph"
+        - ``"graph"``: the exponential mechanism on the shortest-path metric
+          ``d_G`` of the vocabulary's density graph (mutual ``graph_neighbors``-
+          nearest-word edges plus a spanning tree that connects every word; an
+          edge's length is the Euclidean distance divided by the local scale
+          ``max(sigma_x, sigma_y)``, ``sigma`` the distance to the
+          ``graph_neighbors``-th nearest word): output ``y`` with probability ~
+          ``exp(-epsilon * min(d_G(x, y), rho(x)) / 2) * p(y)``, where ``rho(x)``
+          is the ``d_G`` of the ``ball_size``-th nearest word. Exactly
+          ``epsilon * d_G`` private at every epsilon (see Notes).
         - ``"knn"``: the ``k`` nearest words (the word itself first), ``k`` drawn
           from a Poisson with mean ``poisson_mean`` truncated to
           ``[1, max_neighbors]``, never 0.
@@ -65,20 +86,36 @@ class DensityAwareSubstituter(BaseSubstituter):
           published scale ``b`` truncated to ``|g| <= Delta``. Its formula needs
           ``epsilon > (2 (1 + ln|W|) + 3) / Delta_0`` (about 70.6 on the bundled
           embedding); smaller values raise a ValueError stating that bound.
-    prior : {"kde", "knn"} or None, default="kde"
-        Public prior ``p`` of the exponential selection: a Gaussian kernel density
-        of the embedding (scikit-learn ``KernelDensity``), a k-nearest-neighbour
-        density, or None (uniform).
+    prior : {"auto", "scale", "kde", "knn"} or None, default="auto"
+        Public prior ``p`` of the exponential selection, a function of the
+        embedding only. ``"auto"`` is ``"scale"`` for ``truncation="graph"`` and
+        None (the published mechanisms' uniform base measure) otherwise.
+        ``"scale"``: ``p(y) ~ r(y)^-4`` with ``r(y)`` the distance
+        from ``y`` to its farthest listed neighbour (its ``2 * graph_neighbors``-th
+        nearest word for ``truncation="graph"``), a tempered k-NN density that
+        evens out how often crowded and sparse words are kept; ``"kde"``, a
+        Gaussian kernel density (scikit-learn ``KernelDensity``); ``"knn"``, the
+        k-nearest-neighbour density ``r(y)^-dim``; None, uniform. The Euclidean
+        k-NN configuration of earlier releases used ``prior="kde"``.
     bandwidth : float or {"auto", "scott", "silverman"}, default="auto"
         Kernel bandwidth of ``prior="kde"``; ``"auto"`` is the median distance
         between a word and its nearest neighbour.
     prior_weight : float, default=1.0
-        Exponent of the prior density (0 gives the uniform prior).
+        Exponent applied to the prior density (0 gives the uniform prior).
     poisson_mean : float or "auto", default="auto"
         Mean of the Poisson law of ``k``; ``"auto"`` is ``ln |W|``, the published
         choice.
     max_neighbors : int, default=64
-        Neighbours listed per word (graph width), the largest ``k``.
+        Neighbours listed per word (graph width), the largest ``k``
+        (``truncation="knn"``). Capped, with a warning, at the vocabulary size
+        minus one.
+    graph_neighbors : int, default=4
+        ``k`` of the density graph's mutual nearest-word edges and local scale
+        (``truncation="graph"``); its spanning tree joins the ``2k`` nearest.
+    ball_size : int, default=512
+        Words listed per source word with their own score (``truncation="graph"``),
+        the word itself included; every other word shares the score ``rho(x)``.
+        Capped, with a warning, at the vocabulary size (the untruncated law).
     radius : float or "auto", default="auto"
         Truncation radius of ``truncation="radius"``; ``"auto"`` is TEM's
         ``(2 / epsilon) ln((1 - beta) |W| / beta)`` with ``beta = 0.001``.
@@ -104,6 +141,11 @@ class DensityAwareSubstituter(BaseSubstituter):
     neighbor_algorithm : {"auto", "exact", "approximate"}, default="auto"
         How the neighbour graph is built: exact brute force, pynndescent, or exact
         up to 60,000 words.
+    device : str, default="cpu"
+        Where the whole-vocabulary laws (``truncation=None`` or ``"radius"``:
+        SanText, SanText+, TEM) are computed: ``"cpu"`` (numpy) or a GPU,
+        ``"cuda"``, as in :class:`DPWordSubstituter`; the same output for a given
+        seed. The other truncations ignore it.
     unknown_words, placeholder, keep_words, perturb_on, max_document_epsilon, \
 budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         As in :class:`DPWordSubstituter`.
@@ -113,8 +155,17 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
     embeddings_ : Embeddings
         The output vocabulary.
     graph_ : NeighborGraph
-        The vocabulary's neighbour graph, with ``min_distance`` (Delta_0) and
-        ``max_distance`` (Delta).
+        The vocabulary's Euclidean neighbour graph, with ``min_distance``
+        (Delta_0) and ``max_distance`` (Delta).
+    density_graph_ : DensityGraph
+        The density graph (``truncation="graph"``); ``mechanism_.distance(i, j)``
+        is its shortest-path distance, the metric of the guarantee.
+    ball_size_ : int
+        The ``ball_size`` used (``truncation="graph"``).
+    max_neighbors_ : int
+        The ``max_neighbors`` used.
+    prior_ : str or None
+        The prior used (``prior`` with ``"auto"`` resolved).
     log_prior_ : ndarray of shape (n_words,) or None
         The normalised log prior (None: uniform).
     mechanism_ : Mechanism
@@ -127,6 +178,9 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         Acceptance rate of the Metropolis-Hastings chains, measured at ``fit`` on
         256 vocabulary words (``sampler="metropolis"``).
     vocabulary_diameter_ : float
+        The largest privacy loss of one word, in units of epsilon: the
+        vocabulary's Euclidean diameter, or for ``truncation="graph"`` the largest
+        truncation radius ``max_x rho(x)`` (no two words are further apart).
 
     See Also
     --------
@@ -138,7 +192,20 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
     (:meth:`privacy_cost`). Guarantees by configuration (``mechanism_.guarantee``
     states the fitted one):
 
-    - ``truncation="knn"`` (default), ``"radius"`` or None with
+    - ``truncation="graph"`` (default): for all words ``x, x', y``,
+      ``P[M(x)=y] <= exp(epsilon * d_G(x, x')) P[M(x')=y]`` at every epsilon > 0,
+      with ``d_G`` the density graph's shortest-path distance
+      (``mechanism_.distance``). ``d_G`` is a metric and ``rho`` (the
+      ``ball_size``-th smallest ``d_G(x, .)``) is 1-Lipschitz in it, so the score
+      ``min(d_G(x, y), rho(x))`` is too; the prior does not depend on ``x``. The
+      proof is in the mechanisms guide. It holds for whatever graph was built (an
+      approximate neighbour list at 400k words changes the metric, not the
+      guarantee). What it protects: words a few graph steps apart (a word and its
+      nearest words, in a crowded or a sparse region alike) are hard to tell
+      apart; words far apart in the graph are not, whatever their Euclidean
+      distance. No pair is more than ``exp(epsilon * vocabulary_diameter_)``
+      apart.
+    - ``truncation="knn"``, ``"radius"`` or None with
       ``selection="exponential"``: for all words ``x, x', y``,
       ``P[M(x)=y] <= exp(epsilon * ||phi(x) - phi(x')||) P[M(x')=y]`` at every
       epsilon > 0. The score ``min(d(x, y), rho(x))`` is 1-Lipschitz in ``x`` (for
@@ -184,18 +251,21 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
     Examples
     --------
     >>> from sklearn_textdp import DensityAwareSubstituter
-    >>> sub = DensityAwareSubstituter(epsilon=10, random_state=0)
-    >>> sub.fit_transform(["The movie was great!"])
-    ['The movie was great!']
-    >>> sub.set_params(epsilon=5).fit_transform(["The movie was great!"])
-    ['Cobb fascination californians drew!']
+    >>> sub = DensityAwareSubstituter(epsilon=5, random_state=0)
+    >>> sub.fit_transform(["The doctor said the movie was great!"])
+    ['The nurse said which film was great!']
+    >>> sub.mechanism_.name
+    'graph-exponential'
+    >>> round(float(sub.mechanism_.distance(sub.embeddings_.index_of(["movie"]),
+    ...                                     sub.embeddings_.index_of(["film"]))[0]), 2)
+    0.74
     """
 
     _parameter_constraints = {
         **BaseSubstituter._parameter_constraints,
-        "truncation": [StrOptions({"knn", "radius", "partition"}), None],
+        "truncation": [StrOptions({"graph", "knn", "radius", "partition"}), None],
         "selection": [StrOptions({"exponential", "gumbel"})],
-        "prior": [StrOptions({"kde", "knn"}), None],
+        "prior": [StrOptions({"auto", "scale", "kde", "knn"}), None],
         "bandwidth": [
             Interval(numbers.Real, 0, None, closed="neither"),
             StrOptions({"auto", "scott", "silverman"}),
@@ -206,6 +276,8 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
             StrOptions({"auto"}),
         ],
         "max_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "graph_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "ball_size": [Interval(numbers.Integral, 2, None, closed="left")],
         "radius": [
             Interval(numbers.Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -217,20 +289,23 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         "sampler": [StrOptions({"exact", "metropolis"})],
         "mh_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "neighbor_algorithm": [StrOptions({"auto", "exact", "approximate"})],
+        "device": [str],
     }
 
     def __init__(
         self,
-        epsilon=10.0,
+        epsilon=5.0,
         *,
         embeddings=None,
-        truncation="knn",
+        truncation="graph",
         selection="exponential",
-        prior="kde",
+        prior="auto",
         bandwidth="auto",
         prior_weight=1.0,
         poisson_mean="auto",
         max_neighbors=64,
+        graph_neighbors=4,
+        ball_size=512,
         radius="auto",
         partition_size=20,
         sensitive_fraction=None,
@@ -239,6 +314,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         sampler="exact",
         mh_steps=200,
         neighbor_algorithm="auto",
+        device="cpu",
         unknown_words="placeholder",
         placeholder="<unk>",
         keep_words=None,
@@ -259,6 +335,8 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         self.prior_weight = prior_weight
         self.poisson_mean = poisson_mean
         self.max_neighbors = max_neighbors
+        self.graph_neighbors = graph_neighbors
+        self.ball_size = ball_size
         self.radius = radius
         self.partition_size = partition_size
         self.sensitive_fraction = sensitive_fraction
@@ -267,6 +345,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         self.sampler = sampler
         self.mh_steps = mh_steps
         self.neighbor_algorithm = neighbor_algorithm
+        self.device = device
         self.unknown_words = unknown_words
         self.placeholder = placeholder
         self.keep_words = keep_words
@@ -279,6 +358,19 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         self.store_embeddings_in_pickle = store_embeddings_in_pickle
 
     def _check_params(self):
+        if self.truncation == "graph" and (
+            self.selection != "exponential"
+            or self.sampler != "exact"
+            or self.sensitive_fraction is not None
+        ):
+            raise ValueError(
+                "truncation='graph' (the exponential mechanism on the density graph "
+                "metric) is sampled exactly with selection='exponential', "
+                "sampler='exact' and sensitive_fraction=None; got "
+                f"selection={self.selection!r}, sampler={self.sampler!r}, "
+                f"sensitive_fraction={self.sensitive_fraction!r}. The truncated "
+                "Gumbel mechanism is truncation='knn', selection='gumbel'."
+            )
         if self.selection == "gumbel" and self.truncation != "knn":
             raise ValueError(
                 "selection='gumbel' (the truncated Gumbel mechanism) is defined for "
@@ -297,27 +389,36 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
                 "sampler='metropolis' samples the untruncated law: use it with "
                 f"truncation=None (got truncation={self.truncation!r})."
             )
-        if self.max_neighbors >= len(self.embeddings_):
-            raise ValueError(
-                f"max_neighbors={self.max_neighbors} must be smaller than the "
-                f"vocabulary ({len(self.embeddings_)} words)."
+        n_words = len(self.embeddings_)
+        self.max_neighbors_ = self.max_neighbors
+        if self.max_neighbors >= n_words and self.truncation is not None:
+            # Small vocabularies (audits, tests) list every other word instead.
+            self.max_neighbors_ = n_words - 1
+            warn_user(
+                f"max_neighbors={self.max_neighbors} is not smaller than the "
+                f"vocabulary ({n_words} words): using max_neighbors={n_words - 1}, "
+                "every other word.",
+                UserWarning,
             )
 
     def _fit_mechanism(self, docs=None):
         self._check_params()
+        self.prior_ = self.prior
+        if self.prior == "auto":
+            self.prior_ = "scale" if self.truncation == "graph" else None
         vocabulary = self.embeddings_
         n_words = len(vocabulary)
+        if self.truncation == "graph":
+            return self._fit_graph(vocabulary)
         self.graph_ = neighbor_graph(
-            vocabulary, self.max_neighbors, self.neighbor_algorithm, self.n_jobs
+            vocabulary, self.max_neighbors_, self.neighbor_algorithm, self.n_jobs
         )
         self.vocabulary_diameter_ = self.graph_.max_distance
-        self.log_prior_ = prior(
-            vocabulary, self.prior, self.graph_, self.bandwidth, self.prior_weight
-        )
+        self.log_prior_ = self._log_prior(vocabulary)
         poisson_mean = None if self.poisson_mean == "auto" else self.poisson_mean
         if self.selection == "gumbel":
             warn_if_approximate(self.graph_, "The truncated Gumbel mechanism")
-            if self.prior is not None:
+            if self.prior_ is not None:
                 warn_user(
                     "prior is ignored by selection='gumbel' (the published "
                     "mechanism has no prior).",
@@ -328,7 +429,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
                 epsilon=self.epsilon,
                 n_words=n_words,
                 poisson_mean=poisson_mean,
-                max_neighbors=self.max_neighbors,
+                max_neighbors=self.max_neighbors_,
             )
             self.alpha_, self.gumbel_scale_ = mechanism.alpha, mechanism.scale
             return mechanism
@@ -352,6 +453,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
                 epsilon=self.epsilon,
                 log_prior=self.log_prior_,
                 gamma=self.radius_,
+                device=self.device,
             )
         warn_if_approximate(self.graph_, "The truncated exponential mechanism")
         # Its per-word table costs ~0.5 s at 20k words: grid searches and
@@ -361,11 +463,11 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
             vocabulary.fingerprint,
             self.graph_.exact,
             float(self.epsilon),
-            self.prior,
+            self.prior_,
             str(self.bandwidth),
             float(self.prior_weight),
             poisson_mean,
-            self.max_neighbors,
+            self.max_neighbors_,
         )
         return cached(
             key,
@@ -375,9 +477,67 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
                 n_words=n_words,
                 log_prior=self.log_prior_,
                 poisson_mean=poisson_mean,
-                max_neighbors=self.max_neighbors,
+                max_neighbors=self.max_neighbors_,
             ),
             namespace="mechanisms",
+        )
+
+    def _fit_graph(self, vocabulary):
+        n_words = len(vocabulary)
+        k = int(min(self.graph_neighbors, n_words - 1))
+        self.ball_size_ = int(min(self.ball_size, n_words))
+        if self.ball_size_ < self.ball_size:
+            warn_user(
+                f"ball_size={self.ball_size} exceeds the vocabulary ({n_words} "
+                f"words): using ball_size={n_words}, the untruncated law.",
+                UserWarning,
+            )
+        # The Euclidean lists of width 2k give the mutual k-NN edges, the local
+        # scales and the spanning tree that connects the graph.
+        self.graph_ = neighbor_graph(
+            vocabulary, 2 * k, self.neighbor_algorithm, self.n_jobs
+        )
+        key = (vocabulary.fingerprint, k, self.graph_.exact)
+        self.density_graph_ = cached(
+            ("density-graph", *key),
+            lambda: build_density_graph(
+                vocabulary.vectors,
+                self.graph_.indices,
+                n_neighbors=k,
+                connect_neighbors=2 * k,
+                exact=self.graph_.exact,
+            ),
+        )
+        self.log_prior_ = self._log_prior(vocabulary)
+        balls = None
+        if n_words * self.ball_size_ <= _BALL_TABLE_BUDGET:
+            # Independent of epsilon: computed once for a whole grid search.
+            balls = cached(
+                ("graph-balls", *key, self.ball_size_),
+                lambda: graph_balls(
+                    self.density_graph_, np.arange(n_words), self.ball_size_
+                ),
+            )
+        mechanism = GraphExponential(
+            self.density_graph_,
+            epsilon=self.epsilon,
+            ball_size=self.ball_size_,
+            log_prior=self.log_prior_,
+            balls=balls,
+        )
+        self.vocabulary_diameter_ = cached(
+            ("graph-largest-radius", *key, self.ball_size_),
+            lambda: _largest_radius(mechanism, n_words),
+        )
+        return mechanism
+
+    def _log_prior(self, vocabulary):
+        if self.prior_ == "scale":
+            return scale_log_prior(
+                vocabulary.vectors, self.graph_.indices, self.prior_weight
+            )
+        return prior(
+            vocabulary, self.prior_, self.graph_, self.bandwidth, self.prior_weight
         )
 
     def _sensitive_words(self, vocabulary, docs):
@@ -407,6 +567,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
                 epsilon=self.epsilon,
                 sensitive=self._sensitive_words(vocabulary, docs),
                 perturb_probability=self.perturb_probability,
+                device=self.device,
             )
         mechanism = FullExponential(
             vocabulary.vectors,
@@ -415,6 +576,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
             sampler=self.sampler,
             graph=self.graph_,
             mh_steps=self.mh_steps,
+            device=self.device,
         )
         if self.sampler == "metropolis":
             warn_user(
@@ -429,3 +591,13 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
             )
             _, self.mh_acceptance_rate_ = mechanism.metropolis(words, rng)
         return mechanism
+
+
+def _largest_radius(mechanism, n_words, block=8192):
+    """``max_x rho(x)``: no word's privacy loss exceeds epsilon times it."""
+    return float(
+        max(
+            mechanism.truncation_radius(np.arange(s, min(n_words, s + block))).max()
+            for s in range(0, n_words, block)
+        )
+    )

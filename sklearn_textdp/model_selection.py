@@ -16,6 +16,7 @@ from sklearn.model_selection import check_cv, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from ._base import BaseSubstituter, fitted_substituter
+from ._fitting import neighbor_graph
 from ._text import normalize_words
 from .privacy import check_epsilon
 from .utils._random import check_rng
@@ -29,15 +30,27 @@ __all__ = [
 
 #: Draws handed to a mechanism at once when estimating N_w / S_w.
 _DRAW_CHUNK = 262_144
+#: A replacement is "near" when it is among the source's this many nearest words
+#: (Euclidean), and a word's local scale is the distance to its this-th nearest.
+NEAR_WORDS = 10
 
 
-def plausible_deniability(substituter, words=None, n_samples=1000, random_state=None):
-    """Plausible-deniability statistics of a substituter, per word.
+def plausible_deniability(
+    substituter, words=None, n_samples=1000, random_state=None, *, by=None
+):
+    """Plausible-deniability statistics of a substituter, per word or per density.
 
     For each word ``w``, ``n_samples`` independent perturbations are drawn:
     ``N_w`` is the share that returns ``w`` itself (the probability that the word
     is kept) and ``S_w`` the number of distinct outputs (its effective support).
     High ``N_w`` and low ``S_w`` mean little deniability (Feyisetan et al. 2020).
+
+    A density-aware mechanism should protect words alike wherever they sit in the
+    embedding and replace them by *near* words: each word's ``local_scale`` (the
+    Euclidean distance to its 10th nearest vocabulary word: small in crowded
+    regions, large in sparse ones), its ``density_decile`` among all vocabulary
+    words (1 = densest tenth, 10 = sparsest) and ``near_share`` (the share of its
+    replacements that are among its 10 nearest words) show whether it does.
 
     Parameters
     ----------
@@ -51,26 +64,39 @@ def plausible_deniability(substituter, words=None, n_samples=1000, random_state=
     n_samples : int, default=1000
         Perturbations per word.
     random_state : None, int or Generator, default=None
+    by : {None, "density"}, default=None
+        None: one row per word. ``"density"``: one row per density decile of the
+        examined words: ``density_decile``, ``n_words``, the decile's
+        ``local_scale`` range (``local_scale_min``, ``local_scale_max``),
+        ``N_w_mean``, ``N_w_median``, ``S_w_mean`` and ``near_share`` (pooled over
+        the decile's replacements).
 
     Returns
     -------
     stats : pandas.DataFrame
-        One row per word: ``word``, ``in_vocabulary``, ``N_w``, ``S_w`` and
+        One row per word: ``word``, ``in_vocabulary``, ``N_w``, ``S_w``,
         ``S_w_other`` (distinct outputs other than ``w``, the convention of the
-        LREC-COLING 2024 benchmark).
+        LREC-COLING 2024 benchmark), ``local_scale``, ``density_decile``,
+        ``near_share`` (NaN when the word was never replaced) and
+        ``n_replaced``; or one row per decile (``by="density"``).
 
     Examples
     --------
     >>> from sklearn_textdp import DPWordSubstituter, plausible_deniability
     >>> table = plausible_deniability(DPWordSubstituter(epsilon=8), ["movie", "zzzq"],
     ...                               n_samples=200, random_state=0)
-    >>> table.columns.tolist()
+    >>> table.columns.tolist()[:5]
     ['word', 'in_vocabulary', 'N_w', 'S_w', 'S_w_other']
     >>> bool(table.loc[1, "in_vocabulary"])
     False
+    >>> plausible_deniability(DPWordSubstituter(epsilon=8), n_samples=50,
+    ...                       random_state=0, by="density").shape
+    (10, 8)
     """
     if not (isinstance(n_samples, numbers.Integral) and n_samples >= 1):
         raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
+    if by not in (None, "density"):
+        raise ValueError(f"by must be None or 'density'; got {by!r}.")
     fitted = fitted_substituter(substituter)
     vocabulary = fitted.embeddings_
     rng = check_rng(random_state)
@@ -89,6 +115,12 @@ def plausible_deniability(substituter, words=None, n_samples=1000, random_state=
     n_kept = np.full(len(words), np.nan)
     support = np.full(len(words), np.nan)
     support_other = np.full(len(words), np.nan)
+    n_near = np.zeros(len(words))
+    n_replaced = np.zeros(len(words))
+    # Public density: the exact (cached) neighbour lists of the vocabulary.
+    near_words = min(NEAR_WORDS, len(vocabulary) - 1)
+    knn = neighbor_graph(vocabulary, near_words)
+    scales = knn.distances[:, near_words].astype(np.float64)
     per_chunk = max(1, _DRAW_CHUNK // n_samples)
     for start in range(0, len(present), per_chunk):
         block = present[start : start + per_chunk]
@@ -100,15 +132,48 @@ def plausible_deniability(substituter, words=None, n_samples=1000, random_state=
         distinct = 1 + (np.diff(ordered, axis=1) != 0).sum(axis=1)
         support[block] = distinct
         support_other[block] = distinct - kept.any(axis=1)
-    return pd.DataFrame(
+        near = knn.indices[rows[block], 1 : near_words + 1]
+        is_near = (draws[:, :, None] == near[:, None, :]).any(axis=2)
+        n_near[block] = is_near.sum(axis=1)
+        n_replaced[block] = (~kept).sum(axis=1)
+    local_scale = np.full(len(words), np.nan)
+    local_scale[present] = scales[rows[present]]
+    decile = np.full(len(words), np.nan)
+    # Deciles of the whole vocabulary (1 = densest tenth), not of the sample.
+    cuts = np.quantile(scales, np.linspace(0.1, 0.9, 9))
+    decile[present] = 1 + np.searchsorted(cuts, local_scale[present], side="right")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        near_share = np.where(n_replaced > 0, n_near / n_replaced, np.nan)
+    near_share[rows < 0] = np.nan
+    table = pd.DataFrame(
         {
             "word": words,
             "in_vocabulary": rows >= 0,
             "N_w": n_kept,
             "S_w": support,
             "S_w_other": support_other,
+            "local_scale": local_scale,
+            "density_decile": pd.array(decile, dtype="Int64"),
+            "near_share": near_share,
+            "n_replaced": np.where(rows >= 0, n_replaced, np.nan),
         }
     )
+    if by is None:
+        return table
+    table["n_near"] = n_near
+    grouped = table[table["in_vocabulary"]].groupby("density_decile")
+    summary = grouped.agg(
+        n_words=("word", "size"),
+        local_scale_min=("local_scale", "min"),
+        local_scale_max=("local_scale", "max"),
+        N_w_mean=("N_w", "mean"),
+        N_w_median=("N_w", "median"),
+        S_w_mean=("S_w", "mean"),
+        n_near=("n_near", "sum"),
+        n_replaced=("n_replaced", "sum"),
+    )
+    summary["near_share"] = summary["n_near"] / summary["n_replaced"]
+    return summary.drop(columns=["n_near", "n_replaced"]).reset_index()
 
 
 def _find_substituter(estimator):
@@ -302,7 +367,9 @@ def perturb_once(substituter, X, epsilons, *, random_state=None):
     return pd.DataFrame(columns, index=index)
 
 
-def plot_privacy_utility(curve, *, x="epsilon", ax=None, label=None):
+def plot_privacy_utility(
+    curve, *, x="epsilon", ax=None, label=None, title="Privacy-utility trade-off"
+):
     """Draw a privacy-utility curve (score against epsilon or median N_w).
 
     Parameters
@@ -312,6 +379,10 @@ def plot_privacy_utility(curve, *, x="epsilon", ax=None, label=None):
     x : {"epsilon", "N_w_median"}, default="epsilon"
     ax : matplotlib Axes, default=None
     label : str, default=None
+        Legend entry of the curve; None names it "mean score, error bars +-1 sd
+        over the folds". The legend is always drawn.
+    title : str or None, default="Privacy-utility trade-off"
+        Axes title (None: leave the title as it is, e.g. when adding a curve).
 
     Returns
     -------
@@ -335,13 +406,14 @@ def plot_privacy_utility(curve, *, x="epsilon", ax=None, label=None):
         yerr=ordered["score_std"],
         marker="o",
         capsize=3,
-        label=label,
+        label=label or "mean score, error bars +-1 sd over the folds",
     )
     ax.set_xlabel(
         "epsilon" if x == "epsilon" else "median N_w (probability a word is kept)"
     )
     ax.set_ylabel("cross-validated score")
     ax.grid(True, alpha=0.3)
-    if label is not None:
-        ax.legend()
+    if title is not None:
+        ax.set_title(title)
+    ax.legend()
     return ax

@@ -9,6 +9,7 @@ from ._base import Mechanism
 from ._custext import CusText, partition_vocabulary
 from ._decode import ApproximateDecoder, ExactDecoder, brute_force_nearest
 from ._exponential import FullExponential, TruncatedExponential
+from ._graph_exponential import GraphExponential
 from ._laplace import CalibratedLaplace, Mahalanobis, Vickrey
 from ._noise import sample_laplace_noise, uniform_directions
 from ._sampling import (
@@ -36,6 +37,7 @@ MECHANISMS = {
         TruncatedGumbel,
         SanTextPlus,
         CusText,
+        GraphExponential,
     )
 }
 
@@ -53,6 +55,7 @@ __all__ = [
     "TruncatedGumbel",
     "SanTextPlus",
     "CusText",
+    "GraphExponential",
     "partition_vocabulary",
     "sensitive_words_by_rank",
     "sample_laplace_noise",
