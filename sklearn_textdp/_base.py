@@ -25,10 +25,10 @@ from ._embeddings import Embeddings, is_named_embedding, load_embeddings
 from ._text import (
     apply_case,
     case_patterns,
-    detokenize,
     is_word,
     normalize_words,
-    tokenize,
+    rebuild_chunk,
+    split_chunk,
 )
 from .privacy import EPSILON, PrivacyLeakWarning, document_privacy_cost, warn_user
 from .utils._random import block_rng, root_seed_sequence
@@ -340,20 +340,28 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             )
         return [doc for block in results for doc in block]
 
-    def _lookup(self, batch):
-        """Vocabulary rows of the words (-1: missing) and the words kept in clear."""
-        keys = normalize_words(batch.words)
-        rows = self.embeddings_.index_of(keys)
+    def _lookup(self, batch, case=False):
+        """Vocabulary rows of the words (-1: missing) and the words kept in clear;
+        with ``case=True`` also the case pattern of every word.
+
+        Each distinct word form is normalised, looked up and classified once (a
+        chunk of text repeats its frequent words many times).
+        """
+        codes, forms = pd.factorize(batch.words)
+        keys = normalize_words(forms)
+        rows = self.embeddings_.index_of(keys)[codes]
         if self.keep_words_:
-            kept = pd.Index(keys).isin(list(self.keep_words_))
+            kept = pd.Index(keys).isin(list(self.keep_words_))[codes]
         else:
-            kept = np.zeros(len(keys), dtype=bool)
-        return rows, kept
+            kept = np.zeros(len(codes), dtype=bool)
+        if not case:
+            return rows, kept
+        return rows, kept, case_patterns(forms)[codes]
 
     def _perturb_block(self, docs, rng):
-        batch = tokenize(docs)
-        words = batch.words
-        rows, kept = self._lookup(batch)
+        chunk = split_chunk(docs)
+        words = chunk.words
+        rows, kept, patterns = self._lookup(chunk, case=True)
         perturbed = np.flatnonzero((rows >= 0) & ~kept)
         unknown = np.flatnonzero((rows < 0) & ~kept)
         new_words = words.copy()
@@ -365,16 +373,13 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 ]
             )
             replacement = self.embeddings_.words[chosen]
-            new_words[perturbed] = apply_case(
-                replacement, case_patterns(words[perturbed])
-            )
+            new_words[perturbed] = apply_case(replacement, patterns[perturbed])
         if len(unknown):
             self._replace_unknown(new_words, words, unknown, rng)
-        pieces = batch.pieces.copy()
-        pieces[batch.word_positions] = new_words
+        cut_at = None
         if self.max_document_epsilon is not None:
-            pieces = self._apply_budget(batch, pieces, perturbed)
-        return detokenize(batch, pieces)
+            cut_at = self._apply_budget(chunk, perturbed)
+        return rebuild_chunk(chunk, new_words, cut_at)
 
     def _replace_unknown(self, new_words, words, unknown, rng):
         if self.unknown_words == "placeholder":
@@ -389,12 +394,15 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     def _allowed_tokens(self):
         return math.floor(self.max_document_epsilon / self.epsilon + 1e-9)
 
-    def _apply_budget(self, batch, pieces, perturbed):
+    def _apply_budget(self, chunk, perturbed):
+        """Per document, the word where it is cut to fit ``max_document_epsilon``
+        (its first perturbed word over the budget), or -1."""
         allowed = self._allowed_tokens()
-        counts = np.bincount(batch.word_docs[perturbed], minlength=batch.n_docs)
+        counts = np.bincount(chunk.word_docs[perturbed], minlength=chunk.n_docs)
+        cut_at = np.full(chunk.n_docs, -1, dtype=np.int64)
         over = np.flatnonzero(counts > allowed)
         if len(over) == 0:
-            return pieces
+            return cut_at
         if self.budget_action == "raise":
             raise ValueError(
                 f"Document {int(over[0])} of this batch has {int(counts[over[0]])} "
@@ -403,13 +411,10 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 f"{self.max_document_epsilon:g} (at most {allowed} words). Use "
                 "budget_action='truncate' to cut such documents instead."
             )
-        pieces = pieces.copy()
-        offsets = batch.doc_offsets
-        for doc in over:
-            mine = perturbed[batch.word_docs[perturbed] == doc]
-            cut = batch.word_positions[mine[allowed]]  # first word over the budget
-            pieces[cut : offsets[doc + 1]] = ""
-        return pieces
+        # perturbed is sorted, so a document's perturbed words are consecutive
+        first = np.searchsorted(chunk.word_docs[perturbed], over)
+        cut_at[over] = perturbed[first + allowed]
+        return cut_at
 
     # --------------------------------------------------------------- reporting
     def privacy_cost(self, X):
@@ -446,7 +451,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         return total
 
     def _column_privacy_cost(self, docs, column):
-        batch = tokenize(docs.texts(column))
+        batch = split_chunk(docs.texts(column))
         rows, kept = self._lookup(batch)
         n = batch.n_docs
 

@@ -12,6 +12,9 @@ gives back the document exactly, for every ``str``.
 
 All functions work on whole batches of documents at once: the per-document work
 is done by the C regex engine and ``str`` methods, and the per-token work by numpy.
+:func:`split_chunk` goes further for ``transform``: one regex pass over a whole
+chunk of documents, character offsets to tell documents apart, and one ``join`` to
+rebuild them (:func:`rebuild_chunk`).
 """
 
 import re
@@ -23,8 +26,11 @@ import numpy as np
 
 __all__ = [
     "TokenizedBatch",
+    "TextChunk",
     "tokenize",
     "detokenize",
+    "split_chunk",
+    "rebuild_chunk",
     "normalize_words",
     "case_patterns",
     "apply_case",
@@ -33,6 +39,10 @@ __all__ = [
 
 LOWER, TITLE, UPPER = 0, 1, 2
 _SEP = "\x00"  # joins words for batch string operations; never inside a word
+#: Joins the documents of a chunk. Any non-letter, non-mark character would do: it
+#: ends a word, so no word spans two documents; documents are told apart by
+#: character offsets, never by searching for it.
+_DOC_SEP = " "
 
 
 def _combining_mark_class():
@@ -144,6 +154,147 @@ def detokenize(batch, pieces=None):
     ]
 
 
+class TextChunk:
+    """Documents split in one regex pass over their concatenation.
+
+    The documents are joined with one separator character; the split alternates
+    gaps and words over the whole string (a gap may span a document boundary, and
+    is never changed). Character offsets tell the documents apart.
+
+    Attributes
+    ----------
+    pieces : list of str
+        Gaps and words of the joined documents: ``pieces[1::2]`` are the words.
+    words : ndarray of object, shape (n_words,)
+    word_docs : ndarray of int64, shape (n_words,)
+        The document each word belongs to.
+    word_starts, word_lengths : ndarray of int64, shape (n_words,)
+        Offset of each word in the joined string, and its length.
+    doc_starts, doc_lengths : ndarray of int64, shape (n_docs,)
+        Offset of each document in the joined string, and its length.
+    """
+
+    __slots__ = (
+        "pieces",
+        "words",
+        "word_docs",
+        "word_starts",
+        "word_lengths",
+        "doc_starts",
+        "doc_lengths",
+    )
+
+    def __init__(
+        self,
+        pieces,
+        words,
+        word_docs,
+        word_starts,
+        word_lengths,
+        doc_starts,
+        doc_lengths,
+    ):
+        self.pieces = pieces
+        self.words = words
+        self.word_docs = word_docs
+        self.word_starts = word_starts
+        self.word_lengths = word_lengths
+        self.doc_starts = doc_starts
+        self.doc_lengths = doc_lengths
+
+    @property
+    def n_docs(self):
+        return len(self.doc_starts)
+
+    def words_per_doc(self):
+        return np.bincount(self.word_docs, minlength=self.n_docs)
+
+
+def _lengths(strings):
+    return np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+
+
+def split_chunk(docs):
+    """Split the documents ``docs`` (a list of str) with one regex pass.
+
+    Gives the same words as :func:`tokenize`, in the same order.
+
+    Examples
+    --------
+    >>> chunk = split_chunk(["Hello, world!", "", "again"])
+    >>> chunk.words.tolist(), chunk.word_docs.tolist()
+    (['Hello', 'world', 'again'], [0, 0, 2])
+    >>> rebuild_chunk(chunk, ["Hi", "you", "more"])
+    ['Hi, you!', '', 'more']
+    """
+    pieces = _split_joined(docs)
+    piece_ends = np.cumsum(_lengths(pieces))
+    word_lengths = np.diff(piece_ends)[0::2]  # pieces 1, 3, 5, ...: the words
+    word_starts = piece_ends[0:-1:2]  # a word starts where the gap before it ends
+    doc_lengths = _lengths(docs)
+    doc_starts = np.zeros(len(docs), dtype=np.int64)
+    np.cumsum(doc_lengths[:-1] + len(_DOC_SEP), out=doc_starts[1:])
+    word_docs = np.searchsorted(doc_starts, word_starts, side="right") - 1
+    words = np.empty(len(word_starts), dtype=object)
+    words[:] = pieces[1::2]
+    return TextChunk(
+        pieces, words, word_docs, word_starts, word_lengths, doc_starts, doc_lengths
+    )
+
+
+def _split_joined(docs):
+    """Pieces of the documents joined by ``_DOC_SEP``: runs of ASCII documents are
+    split with the ASCII pattern (3x faster than the Unicode one on them), the
+    others with the Unicode pattern; the gaps where runs meet are merged."""
+    if not docs:
+        return [""]
+    ascii_docs = np.fromiter(map(str.isascii, docs), dtype=bool, count=len(docs))
+    if ascii_docs.all():
+        return _ASCII_WORD_SPLITTER.split(_DOC_SEP.join(docs))
+    bounds = [0, *(np.flatnonzero(np.diff(ascii_docs)) + 1).tolist(), len(docs)]
+    pieces = None
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        splitter = _ASCII_WORD_SPLITTER if ascii_docs[start] else _WORD_SPLITTER
+        run = splitter.split(_DOC_SEP.join(docs[start:stop]))
+        if pieces is None:
+            pieces = run
+        else:
+            pieces[-1] = pieces[-1] + _DOC_SEP + run[0]
+            pieces.extend(run[1:])
+    return pieces
+
+
+def rebuild_chunk(chunk, new_words, cut_at=None):
+    """The documents of ``chunk`` with its words replaced by ``new_words``.
+
+    Parameters
+    ----------
+    chunk : TextChunk
+    new_words : sequence of str, shape (n_words,)
+    cut_at : ndarray of int64, shape (n_docs,), default=None
+        Per document, the index of a word where the document is cut (that word and
+        everything after it are dropped), or -1 to keep it whole.
+
+    Returns
+    -------
+    docs : list of str
+    """
+    new_words = list(new_words)
+    pieces = chunk.pieces.copy()
+    pieces[1::2] = new_words
+    text = "".join(pieces)
+    # shift[i]: how much longer the text is before word i (shift[-1]: in total)
+    shift = np.zeros(len(new_words) + 1, dtype=np.int64)
+    np.cumsum(_lengths(new_words) - chunk.word_lengths, out=shift[1:])
+    first_word = np.searchsorted(chunk.word_docs, np.arange(chunk.n_docs + 1))
+    starts = chunk.doc_starts + shift[first_word[:-1]]
+    stops = chunk.doc_starts + chunk.doc_lengths + shift[first_word[1:]]
+    if cut_at is not None:
+        cut = cut_at >= 0
+        stops[cut] = chunk.word_starts[cut_at[cut]] + shift[cut_at[cut]]
+    return [text[a:b] for a, b in zip(starts.tolist(), stops.tolist(), strict=True)]
+
+
 def _map_joined(words, method):
     """Apply a ``str`` method to every word with one C-level call."""
     if len(words) == 0:
@@ -158,7 +309,10 @@ def normalize_words(words):
     if len(words) == 0:
         return np.empty(0, dtype=object)
     out = np.empty(len(words), dtype=object)
-    out[:] = unicodedata.normalize("NFC", _SEP.join(words).lower()).split(_SEP)
+    joined = _SEP.join(words).lower()
+    if not joined.isascii():  # ASCII is already NFC
+        joined = unicodedata.normalize("NFC", joined)
+    out[:] = joined.split(_SEP)
     return out
 
 

@@ -12,6 +12,8 @@ from sklearn_textdp._text import (
     case_patterns,
     detokenize,
     normalize_words,
+    rebuild_chunk,
+    split_chunk,
     tokenize,
 )
 
@@ -87,3 +89,30 @@ def test_empty_inputs():
     assert detokenize(tokenize([])) == []
     assert len(case_patterns(np.array([], dtype=object))) == 0
     assert len(normalize_words(np.array([], dtype=object))) == 0
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.text(), max_size=6))
+@example(["", " ", "\u200d", "e\u0301", "\U0001f600a", "a\x00b", "\ud800"])
+@example(["abc", "déf", "ghi", "", "x\u0301\u0301y", "j k"])
+@example(["a", "\u0301b", "c\u0301"])
+def test_chunk_split_finds_the_words_of_tokenize_and_rebuilds_losslessly(docs):
+    chunk = split_chunk(docs)
+    batch = tokenize(docs)
+    assert chunk.words.tolist() == batch.words.tolist()
+    assert chunk.word_docs.tolist() == batch.word_docs.tolist()
+    assert rebuild_chunk(chunk, chunk.words) == docs
+    # replacing every word gives the per-document rebuild of tokenize
+    new = [w.upper() + "z" * (i % 3) for i, w in enumerate(batch.words)]
+    pieces = batch.pieces.copy()
+    pieces[batch.word_positions] = new
+    assert rebuild_chunk(chunk, new) == detokenize(batch, pieces)
+
+
+def test_chunk_documents_are_cut_at_a_word():
+    chunk = split_chunk(["one two, three!", "four five", ""])
+    cut_at = np.array([2, -1, -1])
+    new = ["1", "22", "333", "4444", "5"]
+    assert rebuild_chunk(chunk, new, cut_at) == ["1 22, ", "4444 5", ""]
+    assert split_chunk([]).n_docs == 0
+    assert rebuild_chunk(split_chunk([]), []) == []
