@@ -76,3 +76,46 @@ def test_short_list_proof_is_only_used_with_an_exact_graph(glove2k):
     approx_like = build_neighbor_graph(glove2k.vectors, 8, algorithm="exact")
     object.__setattr__(approx_like, "exact", False)
     assert ExactDecoder(glove2k.vectors, approx_like).graph is None
+
+
+def test_threads_do_not_change_the_output(glove20k, seed, monkeypatch):
+    from sklearn_textdp.mechanisms import _decode
+
+    emb, graph = glove20k
+    monkeypatch.setattr(_decode, "_SCORE_BUDGET", 64 * len(emb))  # 64-row chunks
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, len(emb), size=700)
+    noisy = emb.vectors[ids].astype(np.float64) + sample_laplace_noise(
+        700, emb.dim, 8.0, rng
+    )
+    one, _ = ExactDecoder(emb.vectors, graph).nearest(noisy, ids, k=2)
+    for n_jobs in (2, 3, -1):
+        many, _ = ExactDecoder(emb.vectors, graph, n_jobs=n_jobs).nearest(
+            noisy, ids, k=2
+        )
+        np.testing.assert_array_equal(many, one)
+    np.testing.assert_array_equal(one, brute_force_nearest(noisy, emb.vectors, k=2))
+
+
+def test_single_threaded_blas_is_restored_after_concurrent_callers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    from sklearn_textdp.mechanisms._decode import single_threaded_blas
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    with single_threaded_blas():
+        assert set(blas_threads()) == {1}
+    matrix = np.ones((200, 200))
+
+    def work(_):
+        with single_threaded_blas():
+            return float((matrix @ matrix)[0, 0])
+
+    with ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(work, range(16))) == {200.0}
+    assert blas_threads() == before
