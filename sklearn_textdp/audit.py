@@ -43,16 +43,6 @@ from sklearn.base import clone
 
 from ._base import fitted_substituter
 from ._text import normalize_words, tokenize
-from .mechanisms import (
-    CalibratedLaplace,
-    CusText,
-    FullExponential,
-    Mahalanobis,
-    SanTextPlus,
-    TruncatedExponential,
-    TruncatedGumbel,
-    Vickrey,
-)
 from .utils._random import check_rng
 
 __all__ = [
@@ -63,6 +53,8 @@ __all__ = [
     "error_channel_words",
     "fit_depends_on_data",
     "stream_agreement",
+    "decoding_errors",
+    "accounting_errors",
 ]
 
 #: Draws handed to a mechanism at once.
@@ -93,10 +85,16 @@ def _rows_of(vocabulary, items, what):
     return np.asarray(rows, dtype=np.int64)
 
 
-def _resolve_pairs(fitted, pairs, n_pairs, rng):
-    """Rows ``(a, b)`` of the audited pairs: given, or random words and their
-    nearest other word (the pairs with the smallest claimed loss)."""
+def _resolve_pairs(fitted, pairs, n_pairs, rng, pair_selection="nearest"):
+    """Rows ``(a, b)`` of the audited pairs: given, or random words each paired
+    with its nearest other word (the pairs with the smallest claimed loss) and,
+    with ``pair_selection="mixed"``, every other one with a uniformly random word
+    instead (far pairs: where a bug that grows with distance shows)."""
     vocabulary = fitted.embeddings_
+    if pair_selection not in ("nearest", "mixed"):
+        raise ValueError(
+            f"pair_selection must be 'nearest' or 'mixed'; got {pair_selection!r}."
+        )
     if pairs is None:
         n = len(vocabulary)
         a = np.sort(rng.choice(n, size=min(n_pairs, n), replace=False))
@@ -105,6 +103,10 @@ def _resolve_pairs(fitted, pairs, n_pairs, rng):
         dist = squared[a, None] + squared[None, :] - 2.0 * vectors[a] @ vectors.T
         dist[np.arange(len(a)), a] = np.inf
         b = dist.argmin(axis=1).astype(np.int64)
+        if pair_selection == "mixed":
+            far = np.arange(len(a)) % 2 == 1
+            other = (a + rng.integers(1, n, size=len(a))) % n  # never a itself
+            b = np.where(far, other, b)
         # Mutual nearest neighbours would be audited twice: keep one of each.
         keys = np.sort(np.column_stack([a, b]), axis=1)
         _, first = np.unique(keys, axis=0, return_index=True)
@@ -123,40 +125,200 @@ def _euclidean(vectors, a, b):
     return np.sqrt(np.einsum("ij,ij->i", diff, diff))
 
 
+# ------------------------------------------------- claims from declared parameters
+# The claimed bound of a pair is computed from the public embedding and the
+# estimator's *declared* parameters, by the audit's own (slow, plain) code: never
+# from ``mechanism_`` or its derived attributes (a square-root covariance, output
+# sets, a sensitive mask, a graph), so that a bug in how those were derived cannot
+# move the claim with it.
+_CLAIM_CACHE = {}
+
+
+def _declared_mechanism(fitted):
+    """The mechanism the estimator's parameters declare (a name)."""
+    from ._density_aware import DensityAwareSubstituter
+    from ._dp_word import DPWordSubstituter
+
+    if isinstance(fitted, DPWordSubstituter):
+        return fitted.mechanism
+    if isinstance(fitted, DensityAwareSubstituter):
+        if fitted.selection == "gumbel":
+            return "gumbel"
+        truncation = fitted.truncation
+        if truncation is None:
+            if fitted.sensitive_fraction is not None:
+                return "santext+"
+            return "metropolis" if fitted.sampler != "exact" else "exponential"
+        return {"partition": "custext", "graph": "graph"}.get(truncation, "exponential")
+    raise TypeError(
+        f"No known guarantee for {type(fitted).__name__}: the audit cannot state "
+        "its claimed loss."
+    )
+
+
+def _declared_vocabulary(fitted):
+    """The public output vocabulary of the declared embedding; the fitted one must
+    be the same (a vocabulary grown from the fit data is refused)."""
+    from ._base import output_vocabulary
+    from ._embeddings import load_embeddings
+
+    vocabulary = output_vocabulary(load_embeddings(fitted.embeddings))
+    if vocabulary.fingerprint != fitted.embeddings_.fingerprint:
+        raise ValueError(
+            "The fitted output vocabulary differs from the declared embedding's "
+            f"({len(fitted.embeddings_)} words fitted, {len(vocabulary)} declared): "
+            "the fitted state depends on something other than the public embedding."
+        )
+    return vocabulary
+
+
+def _cached_claim_part(key, compute):
+    if key not in _CLAIM_CACHE:
+        if len(_CLAIM_CACHE) > 16:
+            _CLAIM_CACHE.clear()
+        _CLAIM_CACHE[key] = compute()
+    return _CLAIM_CACHE[key]
+
+
+def _regularized_covariance(vectors, weight):
+    """``lambda Sigma + (1 - lambda) I``, ``Sigma`` the sample covariance scaled to
+    trace ``dim`` (the guarantee's metric is ``d_M^2 = x^T M^-1 x``)."""
+    v = np.asarray(vectors, dtype=np.float64)
+    centred = v - v.mean(axis=0)
+    sigma = centred.T @ centred / (len(v) - 1)
+    sigma *= v.shape[1] / np.trace(sigma)
+    return weight * sigma + (1.0 - weight) * np.eye(v.shape[1])
+
+
+def _partition(vectors, size):
+    """CusText's disjoint output sets: in row order, each word not yet in a set
+    founds one with its ``size`` nearest words not yet in a set (itself
+    included). Returns the set of each word."""
+    v = np.asarray(vectors, dtype=np.float64)
+    set_of = np.full(len(v), -1, dtype=np.int64)
+    n_sets = 0
+    for founder in range(len(v)):
+        if set_of[founder] >= 0:
+            continue
+        free = np.flatnonzero(set_of < 0)
+        diff = v[free] - v[founder]
+        dist = np.einsum("ij,ij->i", diff, diff)
+        set_of[free[np.argsort(dist, kind="stable")[:size]]] = n_sets
+        n_sets += 1
+    return set_of
+
+
+def _density_graph_distances(vectors, k, sources):
+    """Shortest-path distances of the density graph from ``sources``, rebuilt from
+    its definition: edges between mutual ``k``-nearest words plus the minimum
+    spanning tree of the symmetrised ``2k``-nearest-word graph, each of length
+    ``d(x, y) / min(sigma_x, sigma_y)`` (``sigma``: distance to the k-th nearest
+    word, at least the smallest positive one; lengths at least 1e-9); components
+    left apart are joined through their nearest outside word."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import (
+        connected_components,
+        dijkstra,
+        minimum_spanning_tree,
+    )
+    from sklearn.neighbors import NearestNeighbors
+
+    v = np.asarray(vectors, dtype=np.float64)
+    n = len(v)
+    k = min(k, n - 1)
+    c = min(max(2 * k, k), n - 1)
+    _, idx = NearestNeighbors(n_neighbors=c + 1, algorithm="brute").fit(v).kneighbors(v)
+    idx = np.array([[i] + [j for j in row if j != i][:c] for i, row in enumerate(idx)])
+    idx = idx[:, 1:]
+    scale = np.linalg.norm(v - v[idx[:, k - 1]], axis=1)
+    sigma = np.maximum(scale, scale[scale > 0].min() if (scale > 0).any() else 1.0)
+
+    def lengths(i, j):
+        d = np.linalg.norm(v[i] - v[j], axis=1)
+        return np.maximum(d / np.minimum(sigma[i], sigma[j]), 1e-9)
+
+    def symmetric(i, j):
+        pairs = np.unique(np.column_stack([np.minimum(i, j), np.maximum(i, j)]), axis=0)
+        lo, hi = pairs[:, 0], pairs[:, 1]
+        m = coo_matrix((lengths(lo, hi), (lo, hi)), shape=(n, n)).tocsr()
+        return m.maximum(m.T)
+
+    rows = np.repeat(np.arange(n), c)
+    tree = minimum_spanning_tree(symmetric(rows, idx.ravel())).tocoo()
+    heads = np.repeat(np.arange(n), k).tolist()
+    near = set(zip(heads, idx[:, :k].ravel().tolist(), strict=True))
+    mutual = [(i, j) for i, j in near if (j, i) in near]
+    ei = np.array([i for i, _ in mutual] + tree.row.tolist(), dtype=np.int64)
+    ej = np.array([j for _, j in mutual] + tree.col.tolist(), dtype=np.int64)
+    graph = symmetric(ei, ej)
+    n_comp, labels = connected_components(graph, directed=False)
+    while n_comp > 1:  # join each smaller component to its nearest outside word
+        largest = np.argmax(np.bincount(labels))
+        ei, ej = [], []
+        for comp in range(n_comp):
+            if comp == largest:
+                continue
+            members = np.flatnonzero(labels == comp)
+            d = np.linalg.norm(v[members][:, None, :] - v[None, :, :], axis=2)
+            d[:, labels == comp] = np.inf
+            i, j = np.unravel_index(np.argmin(d), d.shape)
+            ei.append(members[i])
+            ej.append(j)
+        graph = graph.maximum(symmetric(np.array(ei), np.array(ej)))
+        n_comp, labels = connected_components(graph, directed=False)
+    return dijkstra(graph, directed=False, indices=np.asarray(sources))
+
+
 def _claim(fitted, a, b):
-    """(distance, claimed loss, claim label) of each pair under the mechanism's
-    stated guarantee."""
-    mech = fitted.mechanism_
-    vectors = fitted.embeddings_.vectors
+    """(distance, claimed loss, claim label) of each pair, from the declared
+    parameters and the public embedding only."""
+    kind = _declared_mechanism(fitted)
+    vocabulary = _declared_vocabulary(fitted)
+    vectors = vocabulary.vectors
+    key = vocabulary.fingerprint
     euclid = _euclidean(vectors, a, b)
     same = a == b
-    eps = float(getattr(mech, "epsilon", np.nan))
-    if isinstance(mech, Vickrey):
+    eps = float(fitted.epsilon)
+    if kind in ("vickrey", "vickrey-mahalanobis"):
         # Never emits the input word: the likelihood ratio of that output is unbounded.
         return euclid, np.where(same, 0.0, np.inf), "none (input word never emitted)"
-    if isinstance(mech, Mahalanobis):
+    if kind == "mahalanobis":
+        weight = float(fitted.covariance_weight)
+        m = _cached_claim_part(
+            ("covariance", key, weight),
+            lambda: _regularized_covariance(vectors, weight),
+        )
         diff = vectors[a].astype(np.float64) - vectors[b].astype(np.float64)
-        whitened = np.linalg.solve(mech.sqrt_covariance, diff.T).T
-        dist = np.linalg.norm(whitened, axis=1)
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, np.linalg.solve(m, diff.T).T))
         return dist, eps * dist, "epsilon * d_M (regularised Mahalanobis)"
-    if isinstance(mech, SanTextPlus):
-        both = mech.sensitive[a] & mech.sensitive[b]
+    if kind == "santext+":
+        if getattr(fitted, "sensitive_frequencies", "embedding") != "embedding":
+            claim = np.where(same, 0.0, np.inf)
+            return euclid, claim, "none (sensitive set chosen from the fit data)"
+        n = len(vocabulary)
+        count = int(round(float(fitted.sensitive_fraction) * n))
+        sensitive = np.arange(n) >= n - count  # the least frequent (last) rows
+        both = sensitive[a] & sensitive[b]
         claim = np.where(both, eps * euclid, np.inf)
         return euclid, np.where(same, 0.0, claim), "epsilon * d between sensitive words"
-    if isinstance(mech, CusText):
-        together = mech.set_of_word[a] == mech.set_of_word[b]
-        claim = np.where(together, eps, np.inf)
+    if kind == "custext":
+        size = int(fitted.partition_size)
+        set_of = _cached_claim_part(
+            ("partition", key, size), lambda: _partition(vectors, size)
+        )
+        claim = np.where(set_of[a] == set_of[b], eps, np.inf)
         return euclid, np.where(same, 0.0, claim), "epsilon within an output set"
-    if isinstance(mech, FullExponential) and mech.sampler != "exact":
+    if kind == "graph":
+        k = int(fitted.graph_neighbors)
+        sources, inverse = np.unique(a, return_inverse=True)
+        rows = _density_graph_distances(vectors, k, sources)
+        dist = rows[inverse, b]
+        return dist, eps * dist, "epsilon * d_G (density graph shortest paths)"
+    if kind == "metropolis":
         return euclid, eps * euclid, "epsilon * d (target law; approximate sampler)"
-    if isinstance(mech, TruncatedGumbel):
+    if kind == "gumbel":
         return euclid, eps * euclid, "epsilon * d (as published, unverified)"
-    if isinstance(mech, (CalibratedLaplace, TruncatedExponential, FullExponential)):
-        return euclid, eps * euclid, "epsilon * d"
-    raise TypeError(
-        f"No known guarantee for mechanism {type(mech).__name__}: the audit cannot "
-        "state its claimed loss."
-    )
+    return euclid, eps * euclid, "epsilon * d"
 
 
 def claimed_privacy_loss(substituter, words, others):
@@ -240,6 +402,7 @@ def empirical_privacy_loss(
     n_pairs=20,
     max_events=8,
     min_count=10,
+    pair_selection="mixed",
     random_state=None,
 ):
     """Lower confidence bounds on the privacy loss of word pairs, by sampling.
@@ -272,13 +435,19 @@ def empirical_privacy_loss(
         Fitted, or fitted on demand (a clone; the argument is left untouched).
     pairs : list of (word, word), default=None
         Pairs to audit (vocabulary words or rows). None draws ``n_pairs`` random
-        vocabulary words and pairs each with its nearest other word.
+        vocabulary words and pairs them as ``pair_selection`` says.
     n_samples : int, default=50_000
         Perturbations per word in each of the two phases.
     confidence : float, default=0.99
         Simultaneous confidence of all the lower bounds.
     n_pairs : int, default=20
         Pairs drawn when ``pairs`` is None.
+    pair_selection : {"mixed", "nearest"}, default="mixed"
+        How pairs are drawn when ``pairs`` is None: each random word with its
+        nearest other word (``"nearest"``: the smallest claims, where a
+        mis-scaled noise shows first), or every other one with a random word
+        instead (``"mixed"``: far pairs too, where a loss growing faster than the
+        distance shows, e.g. a squared distance).
     max_events : int, default=8
         Candidate events per pair and direction.
     min_count : int, default=10
@@ -328,7 +497,7 @@ def empirical_privacy_loss(
     rng = check_rng(random_state)
     vocabulary = fitted.embeddings_
     n_words = len(vocabulary)
-    a, b = _resolve_pairs(fitted, pairs, n_pairs, rng)
+    a, b = _resolve_pairs(fitted, pairs, n_pairs, rng, pair_selection)
     distance, claimed, claim_label = _claim(fitted, a, b)
     words = np.unique(np.concatenate([a, b]))
     slot = {int(w): i for i, w in enumerate(words)}
@@ -398,7 +567,9 @@ def empirical_privacy_loss(
     return audit
 
 
-def exact_privacy_loss(substituter, pairs=None, *, n_pairs=20, random_state=None):
+def exact_privacy_loss(
+    substituter, pairs=None, *, n_pairs=20, pair_selection="mixed", random_state=None
+):
     """The exact privacy loss of word pairs, from the mechanism's closed-form law.
 
     Only for mechanisms with ``mechanism_.output_distribution`` (the exponential
@@ -408,7 +579,7 @@ def exact_privacy_loss(substituter, pairs=None, *, n_pairs=20, random_state=None
 
     Parameters
     ----------
-    substituter, pairs, n_pairs, random_state
+    substituter, pairs, n_pairs, pair_selection, random_state
         As in :func:`empirical_privacy_loss`.
 
     Returns
@@ -428,7 +599,7 @@ def exact_privacy_loss(substituter, pairs=None, *, n_pairs=20, random_state=None
     rng = check_rng(random_state)
     vocabulary = fitted.embeddings_
     n_words = len(vocabulary)
-    a, b = _resolve_pairs(fitted, pairs, n_pairs, rng)
+    a, b = _resolve_pairs(fitted, pairs, n_pairs, rng, pair_selection)
     distance, claimed, claim_label = _claim(fitted, a, b)
     laws = {}
     rows = []
@@ -620,15 +791,21 @@ def stream_agreement(
     """Test whether copies of one document in different random streams agree
     more often than independent draws would.
 
-    Noise must be independent across document blocks, text columns and partitions
-    (Dask/Spark): a seed shared by two of them releases the same perturbation twice
-    for equal documents, and different documents become linked. The document
-    ``word`` is perturbed ``n_docs`` times in two streams: ``mode="blocks"``
-    (two consecutive blocks of one call), ``"columns"`` (two identical columns of
-    a DataFrame) or ``"partitions"`` (two partitions seeded by spawned
-    SeedSequences, as the distributed runners do). The agreement rate of matching
-    positions is compared with that of shifted positions (an estimate of
+    Noise must be independent across document blocks, text columns, partitions
+    (Dask/Spark) and calls: a seed shared by two of them releases the same
+    perturbation twice for equal documents, and different documents become
+    linked. The document ``word`` is perturbed ``n_docs`` times in two streams:
+    ``mode="blocks"`` (two consecutive blocks of one call), ``"columns"`` (two
+    identical columns of a DataFrame), ``"partitions"`` (two partitions seeded by
+    spawned SeedSequences, as the distributed runners do) or ``"calls"`` (two
+    calls of ``transform`` with ``random_state=None``, the production setting:
+    each call must draw fresh operating-system entropy). The agreement rate of
+    matching positions is compared with that of shifted positions (an estimate of
     ``sum_o P[o]^2`` under independence) by a one-sided Fisher exact test.
+
+    ``mode="calls"`` runs the estimator's own ``transform`` (``random_state`` set
+    to None for the two calls, then restored; the two audit calls do not count as
+    releases, and the repeated-release warning is not shown).
 
     Returns
     -------
@@ -657,9 +834,11 @@ def stream_agreement(
     elif mode == "partitions":
         left, right = root.spawn(2)
         first, second = fitted._perturb(docs, left), fitted._perturb(docs, right)
+    elif mode == "calls":
+        first, second = _two_unseeded_calls(fitted, docs)
     else:
         raise ValueError(
-            f"mode must be 'blocks', 'columns' or 'partitions'; got {mode!r}."
+            f"mode must be 'blocks', 'columns', 'partitions' or 'calls'; got {mode!r}."
         )
     first = np.asarray(first, dtype=object)
     second = np.asarray(second, dtype=object)
@@ -669,3 +848,192 @@ def stream_agreement(
     table = [[same, n - same], [shifted, n - shifted]]
     pvalue = float(stats.fisher_exact(table, alternative="greater").pvalue)
     return {"agreement": same / n, "baseline": shifted / n, "pvalue": pvalue}
+
+
+def _two_unseeded_calls(fitted, docs):
+    """Two ``transform`` calls with ``random_state=None``; the estimator's seed and
+    call count are restored afterwards."""
+    import warnings
+
+    from .privacy import PrivacyLeakWarning
+
+    saved_state = fitted.random_state
+    saved_calls = fitted.__dict__.get("_transform_calls")
+    try:
+        fitted.random_state = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PrivacyLeakWarning)
+            return fitted.transform(docs), fitted.transform(docs)
+    finally:
+        fitted.random_state = saved_state
+        if saved_calls is None:
+            fitted.__dict__.pop("_transform_calls", None)
+        else:
+            fitted.__dict__["_transform_calls"] = saved_calls
+
+
+# ---------------------------------------------------------------- rare paths
+def _nearest_rows(vectors, noisy, k, exclude=None, block=1024):
+    """Brute-force float64 nearest rows (ties to the lowest row)."""
+    v = np.asarray(vectors, dtype=np.float64)
+    squared = np.einsum("ij,ij->i", v, v)
+    out = np.empty((len(noisy), k), dtype=np.int64)
+    for start in range(0, len(noisy), block):
+        y = noisy[start : start + block]
+        # Exact float64 distances (not the expanded form, whose rounding could
+        # reorder near ties): sum of squared differences per word.
+        dist = squared[None, :] - 2.0 * (y @ v.T)
+        width = min(k + 8, len(v))
+        near = (
+            np.argpartition(dist, width - 1, axis=1)[:, :width]
+            if width < len(v)
+            else np.argsort(dist, axis=1)
+        )
+        rows = np.arange(len(y))[:, None]
+        exact = ((v[near] - y[:, None, :]) ** 2).sum(axis=2)
+        if exclude is not None:
+            exact[near == exclude[start : start + block, None]] = np.inf
+        order = np.lexsort((near, exact), axis=1)[:, :k]
+        out[start : start + block] = near[rows, order]
+    return out
+
+
+def decoding_errors(substituter, n_tokens=100_000, *, random_state=None):
+    """Tokens whose noise-then-decode output is not the exact nearest word.
+
+    For the multivariate Laplace and Mahalanobis mechanisms the output must be
+    the vocabulary word nearest to the noisy vector (ties to the lowest row),
+    and for the Vickrey mechanisms one of the two nearest words other than the
+    input: a decoding shortcut that is wrong once in a few thousand tokens makes
+    the output depend on more than the noisy vector. ``n_tokens`` noisy vectors
+    of random vocabulary words are drawn with ``mechanism_.noisy_vectors`` and
+    the mechanism's outputs under the same generator state are compared with a
+    float64 brute-force search over the declared vocabulary.
+
+    Returns
+    -------
+    report : dict
+        ``n_tokens``, ``n_wrong`` and ``examples`` (up to 10 ``(word, output,
+        expected)`` triples). ``n_wrong`` is None for mechanisms without a
+        decoding step.
+    """
+    fitted = fitted_substituter(substituter)
+    kind = _declared_mechanism(fitted)
+    if kind not in ("laplace", "mahalanobis", "vickrey", "vickrey-mahalanobis"):
+        return {"n_tokens": 0, "n_wrong": None, "examples": []}
+    vocabulary = _declared_vocabulary(fitted)
+    mechanism = fitted.mechanism_
+    noise = getattr(mechanism, "noise_mechanism", mechanism)
+    seed = int(check_rng(random_state).integers(0, 2**63))
+    ids = np.random.default_rng(seed).integers(0, len(vocabulary), size=n_tokens)
+    wrong, examples = 0, []
+    for start in range(0, n_tokens, 8192):
+        chunk = ids[start : start + 8192]
+        step_seed = [seed, start]
+        noisy = noise.noisy_vectors(chunk, np.random.default_rng(step_seed))
+        out = np.asarray(mechanism.sample(chunk, np.random.default_rng(step_seed)))
+        if kind.startswith("vickrey"):
+            two = _nearest_rows(vocabulary.vectors, noisy, 2, exclude=chunk)
+            bad = (out != two[:, 0]) & (out != two[:, 1])
+            expected = two[:, 0]
+        else:
+            expected = _nearest_rows(vocabulary.vectors, noisy, 1)[:, 0]
+            bad = out != expected
+        wrong += int(bad.sum())
+        for i in np.flatnonzero(bad)[: 10 - len(examples)]:
+            examples.append(
+                (
+                    vocabulary.words[chunk[i]],
+                    vocabulary.words[out[i]],
+                    vocabulary.words[expected[i]],
+                )
+            )
+    return {"n_tokens": int(n_tokens), "n_wrong": wrong, "examples": examples}
+
+
+def _exact_diameter(vectors, block=1024):
+    """Largest distance between two words, by blocked brute force."""
+    v = np.asarray(vectors, dtype=np.float64)
+    squared = np.einsum("ij,ij->i", v, v)
+    largest = 0.0
+    for start in range(0, len(v), block):
+        part = v[start : start + block]
+        dist = squared[start : start + block, None] + squared[None, :]
+        dist -= 2.0 * part @ v.T
+        largest = max(largest, float(dist.max()))
+    return float(np.sqrt(max(largest, 0.0)))
+
+
+def accounting_errors(substituter, X, *, rtol=1e-9):
+    """Documents whose reported privacy cost differs from the audit's own count.
+
+    ``privacy_cost`` must report ``epsilon * n`` (``epsilon_per_unit``) and
+    ``epsilon * diameter * n`` (``epsilon_worst_case``) for the ``n`` perturbed
+    words of each document, with ``diameter`` the largest distance between two
+    words of the declared vocabulary. The audit counts the words itself (words
+    of the vocabulary not in ``keep_words``, capped by ``max_document_epsilon``)
+    and computes the diameter by brute force, never from the fitted estimator.
+    For ``truncation="graph"`` the unit is the graph distance and the worst case
+    is the estimator's own; only ``epsilon_per_unit`` is checked there.
+
+    Returns
+    -------
+    errors : pandas.DataFrame
+        One row per wrong document (empty when the accounting is right):
+        ``document``, ``column``, ``reported`` and ``expected`` (the wrong
+        column's values). ``errors.attrs["diameter"]`` is the audit's diameter.
+    """
+    from ._documents import check_documents
+
+    fitted = fitted_substituter(substituter)
+    kind = _declared_mechanism(fitted)
+    vocabulary = _declared_vocabulary(fitted)
+    diameter = _cached_claim_part(
+        ("diameter", vocabulary.fingerprint),
+        lambda: _exact_diameter(vocabulary.vectors),
+    )
+    docs = check_documents(X)
+    keep = fitted.keep_words
+    if keep == "english":
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        keep = ENGLISH_STOP_WORDS
+    kept = set(normalize_words(np.array(sorted(keep or ()), dtype=object)).tolist())
+    eps = float(fitted.epsilon)
+    counts = np.zeros(len(docs.columns[0]), dtype=np.int64)
+    for column in range(len(docs.columns)):
+        texts = docs.texts(column)
+        present = np.flatnonzero(~np.asarray(docs.missing[column]))
+        for i, text in zip(present, texts, strict=True):
+            words = normalize_words(tokenize([text]).words)
+            rows = vocabulary.index_of(words)
+            n = sum(
+                1 for w, r in zip(words, rows, strict=True) if r >= 0 and w not in kept
+            )
+            if fitted.max_document_epsilon is not None:
+                n = min(n, int(np.floor(fitted.max_document_epsilon / eps + 1e-9)))
+            counts[i] += n
+    cost = fitted.privacy_cost(X)
+    expected = {
+        "n_perturbed": counts,
+        "epsilon_per_unit": eps * counts,
+        "epsilon_worst_case": eps * diameter * counts,
+    }
+    if kind == "graph":
+        expected.pop("epsilon_worst_case")
+    rows = []
+    for column, values in expected.items():
+        reported = cost[column].to_numpy(dtype=np.float64)
+        bad = ~np.isclose(reported, values, rtol=rtol, atol=1e-12)
+        for i in np.flatnonzero(bad):
+            rows.append(
+                {
+                    "document": i,
+                    "column": column,
+                    "reported": float(reported[i]),
+                    "expected": float(values[i]),
+                }
+            )
+    errors = pd.DataFrame(rows, columns=["document", "column", "reported", "expected"])
+    errors.attrs["diameter"] = diameter
+    return errors
