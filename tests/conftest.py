@@ -6,6 +6,11 @@ from pathlib import Path
 os.environ.setdefault(
     "NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "sklearn_textdp_numba_cache")
 )
+# The disk cache of fitted public artefacts: out of the user's cache folder.
+os.environ.setdefault(
+    "SKLEARN_TEXTDP_CACHE_DIR",
+    str(Path(tempfile.gettempdir()) / "sklearn_textdp_test_cache"),
+)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

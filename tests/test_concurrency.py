@@ -223,3 +223,129 @@ def test_concurrent_fits_share_the_public_cache_safely():
         np.testing.assert_array_equal(r, rows)
         np.testing.assert_array_equal(p, probs)
         assert s == rest
+
+
+# ------------------------------------------------------------------ disk cache
+@pytest.fixture
+def disk_cache(tmp_path):
+    """The disk cache in a fresh folder, the memory cache empty; restored after."""
+    from sklearn_textdp import _cache
+
+    _cache.set_disk_cache(True, directory=tmp_path)
+    _cache.clear_cache()
+    yield tmp_path
+    _cache.set_disk_cache(None)
+    _cache.clear_cache()
+
+
+def test_the_disk_cache_returns_any_picklable_value_without_recomputing(disk_cache):
+    import scipy.sparse as sp
+
+    from sklearn_textdp import _cache, build_neighbor_graph
+
+    graph = build_neighbor_graph(np.arange(12.0).reshape(6, 2), 2)
+    values = {
+        ("array", "f" * 64, 3): np.arange(10.0),
+        ("graph", "f" * 64, 2, "exact"): graph,
+        ("sparse", "f" * 64, 0.5, None): sp.random(20, 20, density=0.2, format="csr"),
+    }
+    for key, value in values.items():
+        assert _cache.cached(key, lambda value=value: value) is value
+    assert len(list(disk_cache.glob("*.pkl"))) == 3
+    assert not list(disk_cache.glob("*.tmp"))
+    _cache.clear_cache()  # memory only: a new process, as far as the cache knows
+
+    def fail():
+        raise AssertionError("recomputed although on disk")
+
+    np.testing.assert_array_equal(
+        _cache.cached(("array", "f" * 64, 3), fail), values[("array", "f" * 64, 3)]
+    )
+    loaded = _cache.cached(("graph", "f" * 64, 2, "exact"), fail)
+    np.testing.assert_array_equal(loaded.indices, graph.indices)
+    assert (loaded.exact, loaded.max_distance) == (graph.exact, graph.max_distance)
+    sparse = _cache.cached(("sparse", "f" * 64, 0.5, None), fail)
+    assert (sparse != values[("sparse", "f" * 64, 0.5, None)]).nnz == 0
+
+
+def test_the_disk_cache_ignores_files_of_another_key_or_damaged(disk_cache):
+    from sklearn_textdp import _cache
+
+    key, other = ("prior", "a" * 64, 1.0), ("prior", "b" * 64, 1.0)
+    _cache.cached(key, lambda: np.ones(4))
+    _cache.clear_cache()
+    # a file moved under another key's name (another embedding's fingerprint)
+    _cache._path_for(key).replace(_cache._path_for(other))
+    assert _cache.cached(other, lambda: np.zeros(4)).sum() == 0
+    _cache.clear_cache()
+    # a truncated file
+    path = _cache._path_for(other)
+    path.write_bytes(path.read_bytes()[:-10])
+    assert _cache.cached(other, lambda: np.full(4, 2.0)).sum() == 8
+    _cache.clear_cache()
+    assert _cache.cached(other, lambda: None).sum() == 8  # rewritten whole
+
+
+def test_the_disk_cache_can_be_turned_off(tmp_path, monkeypatch):
+    from sklearn_textdp import _cache
+
+    monkeypatch.setenv("SKLEARN_TEXTDP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("SKLEARN_TEXTDP_DISK_CACHE", "0")
+    _cache.set_disk_cache(None)
+    assert not _cache.disk_cache_enabled()
+    assert _cache.cache_directory() == tmp_path
+    _cache.cached(("x", "c" * 64), lambda: 1)
+    monkeypatch.setenv("SKLEARN_TEXTDP_DISK_CACHE", "1")
+    _cache.set_disk_cache(False)
+    _cache.cached(("y", "c" * 64), lambda: 1)
+    _cache.set_disk_cache(None)
+    _cache.clear_cache()
+    assert not list(tmp_path.iterdir())
+    # vocabularies (they hold the words) never go to disk
+    _cache.cached(("vocabulary", "c" * 64), lambda: 1)
+    assert not list(tmp_path.iterdir())
+    _cache.cached(("z", "c" * 64), lambda: 1)
+    assert len(list(tmp_path.iterdir())) == 1
+    _cache.clear_cache(disk=True)
+    assert not list(tmp_path.iterdir())
+
+
+_FIT_IN_A_NEW_PROCESS = """
+import sys, warnings
+import numpy as np
+warnings.simplefilter("ignore")
+from sklearn_textdp import DPWordSubstituter, load_embeddings, _fitting
+if sys.argv[1] == "must-load":
+    def fail(*args, **kwargs):
+        raise AssertionError("built again although cached on disk")
+    _fitting.build_neighbor_graph = _fitting.vocabulary_diameter = fail
+sub = DPWordSubstituter(8.0, embeddings=load_embeddings(max_words=2000)).fit([])
+print(sub.vocabulary_diameter_, int(np.asarray(sub.graph_.indices).sum()))
+"""
+
+
+def test_processes_fitting_at_once_share_the_disk_cache(tmp_path):
+    """Two processes fit at once on an empty cache (both build and write: the
+    atomic replace keeps one whole file); a third loads everything from disk."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SKLEARN_TEXTDP_CACHE_DIR": str(tmp_path)}
+    env.pop("SKLEARN_TEXTDP_DISK_CACHE", None)
+    command = [sys.executable, "-c", _FIT_IN_A_NEW_PROCESS]
+    racing = [
+        subprocess.Popen(
+            [*command, "build"], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in racing]
+    assert all(p.returncode == 0 for p in racing)
+    assert outputs[0] == outputs[1]
+    assert list(tmp_path.glob("*.pkl")) and not list(tmp_path.glob("*.tmp"))
+    third = subprocess.run(
+        [*command, "must-load"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert third.returncode == 0, third.stderr
+    assert third.stdout == outputs[0]
