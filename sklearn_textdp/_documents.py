@@ -29,13 +29,18 @@ class Documents:
     kind : str
         "list", "tuple", "array", "series", "frame" or "array2d".
     original : object
-        The input (for its index, names and dtypes).
+        The input (for its index, names and dtypes); a polars input is held as
+        its pandas conversion.
+    polars : bool
+        Whether the input was a polars Series or DataFrame (then so is the
+        default output).
     """
 
     columns: list
     missing: list
     kind: str
     original: object
+    polars: bool = False
 
     @property
     def one_dimensional(self):
@@ -66,13 +71,16 @@ class Documents:
             column = values.copy()
             column[~missing] = new
             columns.append(column)
+        if output == "default" and self.polars:
+            output = "polars"
         if output == "pandas":
             return self._as_pandas(columns)
         if output == "polars":
             import polars as pl
 
-            frame = pl.from_pandas(self._as_pandas(columns, keep_dtype=False))
-            return frame.to_series() if self.one_dimensional else frame
+            # object columns of str and None become polars String columns with
+            # nulls (pl.from_pandas gives a Series for a Series).
+            return pl.from_pandas(self._as_pandas(columns, keep_dtype=False))
         return self._as_input(columns)
 
     def _as_pandas(self, columns, keep_dtype=True):
@@ -121,6 +129,11 @@ def _restore_dtype(values, dtype):
     if isinstance(dtype, pd.CategoricalDtype):
         return values.astype("category")
     return values.astype(dtype)
+
+
+def _is_polars(X):
+    module = type(X).__module__
+    return module.startswith("polars") and hasattr(X, "to_pandas")
 
 
 def _missing_mask(values):
@@ -227,10 +240,10 @@ def check_documents(X):
         index = X.index
         missing = _check_column(values, lambda i: f"X at row {index[i]!r}")
         return Documents([values], [missing], "series", X)
-    if hasattr(X, "to_pandas") and hasattr(X, "columns"):  # polars DataFrame
-        return check_documents(X.to_pandas())
-    if hasattr(X, "to_pandas") and hasattr(X, "dtype"):  # polars Series
-        return check_documents(X.to_pandas())
+    if _is_polars(X):  # a Series or DataFrame: validated as its pandas twin
+        docs = check_documents(X.to_pandas())
+        docs.polars = True
+        return docs
     if isinstance(X, np.ndarray):
         if X.ndim == 1:
             values = X.astype(object)

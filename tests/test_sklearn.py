@@ -183,6 +183,42 @@ def test_set_output_pandas_and_global_config():
         est.set_output(transform="json")
 
 
+def test_polars_in_gives_polars_out():
+    pl = pytest.importorskip("polars")
+    est = DPWordSubstituter(epsilon=30, random_state=0)
+    series = pl.Series("review", ["A good film.", None, "", "I liked it"])
+    out = est.fit(series).transform(series)
+    assert isinstance(out, pl.Series) and out.name == "review"
+    assert out.dtype == pl.String and out.null_count() == 1 and out[2] == ""
+    # the same noise as the same texts given as a list
+    expected = est.transform(["A good film.", "", "I liked it"])
+    assert out.drop_nulls().to_list() == expected
+    frame = pl.DataFrame({"a": ["good film", "bad plot"], "b": [None, "nice"]})
+    out = est.fit(frame).transform(frame)
+    assert isinstance(out, pl.DataFrame) and out.columns == ["a", "b"]
+    assert out["b"][0] is None
+    assert est.get_feature_names_out().tolist() == ["a", "b"]
+
+
+def test_set_output_polars_in_scikit_learn_pipelines():
+    pl = pytest.importorskip("polars")
+    est = DPWordSubstituter(epsilon=30, random_state=0).fit(DOCS)
+    assert isinstance(est.set_output(transform="polars").transform(DOCS), pl.Series)
+    with config_context(transform_output="polars"):
+        assert isinstance(
+            DPWordSubstituter(random_state=0).fit_transform(DOCS), pl.Series
+        )
+    frame = pd.DataFrame({"text": ["good film", "bad film"], "n": [1, 2]})
+    ct = make_column_transformer(
+        (DPWordSubstituter(epsilon=30, random_state=0), ["text"]),
+        remainder="passthrough",
+    ).set_output(transform="polars")
+    out = ct.fit_transform(frame)
+    assert isinstance(out, pl.DataFrame)
+    assert out.columns == ["dpwordsubstituter__text", "remainder__n"]
+    assert out["remainder__n"].to_list() == [1, 2]
+
+
 def test_random_state_int_reproduces_and_none_is_fresh():
     docs = ["the film was good and the plot was fine"] * 20
     a = DensityAwareSubstituter(epsilon=4, random_state=1).fit_transform(docs)
