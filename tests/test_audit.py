@@ -20,7 +20,9 @@ from sklearn_textdp._base import output_vocabulary
 from sklearn_textdp._documents import check_documents
 from sklearn_textdp._text import normalize_words, tokenize
 from sklearn_textdp.audit import (
+    accounting_errors,
     claimed_privacy_loss,
+    decoding_errors,
     empirical_privacy_loss,
     error_channel_words,
     exact_privacy_loss,
@@ -30,6 +32,9 @@ from sklearn_textdp.audit import (
 )
 from sklearn_textdp.mechanisms import (
     CalibratedLaplace,
+    CusText,
+    ExactDecoder,
+    FullExponential,
     Mahalanobis,
     TruncatedExponential,
     Vickrey,
@@ -708,3 +713,185 @@ def test_audit_rejects_bad_arguments(plane_sub):
     audit = empirical_privacy_loss(fresh, [(0, 1)], n_samples=2000, random_state=0)
     assert len(audit) == 1 and not hasattr(fresh, "mechanism_")
     assert isinstance(audit, pd.DataFrame) and audit.attrs["confidence"] == 0.99
+
+
+# ===================== the power suite: one broken variant per cause of survival
+# Issue 17 found four reasons why privacy bugs survived the tests; each gets a
+# broken variant here that the audit must flag, next to the correct mechanism
+# that it must pass. The audit computes every claim from the embedding and the
+# declared parameters (never from ``mechanism_``), so a bug in a derived attribute
+# cannot move the claim with it.
+class SquaredShapeMahalanobis(Mahalanobis):
+    """Cause 1 (a derived attribute wrong): the 'square root' of the covariance is
+    squared, ``M`` instead of ``M^(1/2)``: too little noise along the thin axis.
+    An audit whose claim read ``mechanism_.sqrt_covariance`` moved with it."""
+
+    def __init__(self, vectors, **kwargs):
+        super().__init__(vectors, **kwargs)
+        self.sqrt_covariance = self.sqrt_covariance @ self.sqrt_covariance
+
+
+class OversizedSetsCusText(CusText):
+    """Cause 1: output sets built one word too large (an off-by-one in the
+    partition); an audit that read ``mechanism_.set_of_word`` agreed with it."""
+
+    def __init__(self, vectors, *, epsilon, partition_size=20, graph=None):
+        super().__init__(vectors, epsilon=epsilon, partition_size=partition_size + 1)
+        self.partition_size = partition_size
+
+
+class NeighbourDiameterSubstituter(DPWordSubstituter):
+    """Cause 2 (a published constant from the wrong object): Delta, the
+    vocabulary diameter of the worst-case accounting, taken as the largest listed
+    neighbour distance."""
+
+    def _fit_mechanism(self, docs=None):
+        mechanism = super()._fit_mechanism(docs)
+        self.vocabulary_diameter_ = float(self.graph_.distances.max())
+        return mechanism
+
+
+class SquaredDistanceExponential(FullExponential):
+    """Cause 3 (a bug visible in one regime only): SanText's scores on squared
+    distances. More private than claimed below distance 1, less above: invisible
+    to pairs of nearest words on a fine embedding."""
+
+    def _distances(self, sources):
+        return self._squared_distances(sources)
+
+
+class UnprovenShortListDecoder:
+    """Cause 4 (a rare wrong path): the short-list shortcut trusts the source's
+    neighbour list whenever its best word is closer than d_K(x), forgetting the
+    noise norm of the triangle inequality: wrong for about 1 token in 20,000 at
+    epsilon=10 on 300 GloVe words, and then the output depends on the source, not
+    only on the noisy vector."""
+
+    def __init__(self, vectors, graph):
+        self.vectors = np.asarray(vectors, dtype=np.float64)
+        self.graph = graph
+        self.exact = ExactDecoder(vectors)
+
+    def nearest(self, noisy, sources=None, *, k=1, exclude_source=False):
+        out, proven = self.exact.nearest(
+            noisy, sources, k=k, exclude_source=exclude_source
+        )
+        if sources is None or k != 1 or exclude_source:
+            return out, proven
+        listed = self.graph.indices[sources]
+        dist = np.sqrt(((self.vectors[listed] - noisy[:, None, :]) ** 2).sum(axis=2))
+        best = dist.argmin(axis=1)
+        radius = self.graph.distances[sources, -1]
+        noise = np.linalg.norm(noisy - self.vectors[sources], axis=1)
+        rows = np.arange(len(noisy))
+        trusted = (noise < radius) & (dist[rows, best] < radius)
+        out = out.copy()
+        out[trusted, 0] = listed[rows, best][trusted]
+        return out, trusted
+
+
+def test_power_cause_1_mahalanobis_shape_from_the_declared_parameters(
+    ellipse_embeddings,
+):
+    sub = DPWordSubstituter(
+        epsilon=1.5,
+        mechanism="mahalanobis",
+        covariance_weight=1.0,
+        embeddings=ellipse_embeddings,
+    ).fit([])
+    correct = empirical_privacy_loss(sub, n_pairs=6, n_samples=25_000, random_state=2)
+    assert correct["ratio"].max() < 1
+    mech = sub.mechanism_
+    sub.mechanism_ = SquaredShapeMahalanobis(
+        mech.vectors, epsilon=1.5, covariance_weight=1.0, decoder=mech.decoder
+    )
+    broken = empirical_privacy_loss(sub, n_pairs=6, n_samples=25_000, random_state=2)
+    show("cause 1: Mahalanobis with M for M^(1/2)", broken)
+    assert broken["ratio"].max() > 1
+
+
+def test_power_cause_1_custext_sets_from_the_declared_parameters(plane_embeddings):
+    sub = DensityAwareSubstituter(
+        epsilon=2.0,
+        embeddings=plane_embeddings,
+        truncation="partition",
+        partition_size=6,
+        prior=None,
+        max_neighbors=5,
+    ).fit([])
+    assert exact_privacy_loss(sub, n_pairs=20, random_state=0)["ratio"].max() < 1
+    sub.mechanism_ = OversizedSetsCusText(
+        plane_embeddings.vectors, epsilon=2.0, partition_size=6
+    )
+    exact = exact_privacy_loss(sub, n_pairs=20, random_state=0)
+    sampled = empirical_privacy_loss(sub, n_pairs=20, n_samples=5000, random_state=0)
+    assert exact["ratio"].max() == np.inf and sampled["ratio"].max() > 1
+
+
+def test_power_cause_2_diameter_of_the_accounting(plane_embeddings):
+    docs = ["paa pab, pac!", "", None, "pbd qqqzz pab"]
+    correct = DPWordSubstituter(epsilon=0.5, embeddings=plane_embeddings).fit([])
+    errors = accounting_errors(correct, docs)
+    assert errors.empty
+    diameter, _ = ref.diameter_and_min_distance(plane_embeddings.vectors)
+    assert errors.attrs["diameter"] == pytest.approx(diameter, rel=1e-12)
+    broken = NeighbourDiameterSubstituter(epsilon=0.5, embeddings=plane_embeddings)
+    errors = accounting_errors(broken.fit([]), docs)
+    assert set(errors["column"]) == {"epsilon_worst_case"}
+    assert errors["document"].tolist() == [0, 3]
+    assert (errors["reported"] < errors["expected"]).all()
+
+
+def test_power_cause_3_squared_distance_flagged_where_distances_exceed_one(
+    plane_embeddings,
+):
+    """A score on d^2 is more private than claimed where distances are below 1
+    and less private above: on an embedding of diameter < 1 there is nothing to
+    find, on the test embedding (distances up to ~9) the exact audit flags it."""
+    for scale, flagged in ((0.1, False), (1.0, True)):
+        vectors = scale * plane_embeddings.vectors
+        assert (ref.diameter_and_min_distance(vectors)[0] > 1) == flagged
+        sub = DensityAwareSubstituter(
+            epsilon=1.0,
+            embeddings=(plane_embeddings.words, vectors),
+            truncation=None,
+            prior=None,
+            max_neighbors=6,
+        ).fit([])
+        assert exact_privacy_loss(sub, n_pairs=20, random_state=0)["ratio"].max() <= 1
+        sub.mechanism_ = SquaredDistanceExponential(vectors, epsilon=1.0)
+        ratio = exact_privacy_loss(sub, n_pairs=20, random_state=0)["ratio"].max()
+        assert (ratio > 1.5) == flagged, ratio
+
+
+def test_power_cause_4_rare_wrong_decoding(glove300):
+    """1e5 tokens: the correct exact decoder never differs from brute force; the
+    shortcut without its proof is wrong a few times (the black-box loss audit has
+    no chance to see 1 token in 20,000)."""
+    sub = DPWordSubstituter(epsilon=10.0, embeddings=glove300).fit([])
+    assert decoding_errors(sub, 100_000, random_state=0)["n_wrong"] == 0
+    sub.mechanism_.decoder = UnprovenShortListDecoder(
+        sub.mechanism_.vectors, sub.graph_
+    )
+    report = decoding_errors(sub, 100_000, random_state=0)
+    assert report["n_wrong"] >= 1 and len(report["examples"]) >= 1
+
+
+def test_power_fixed_seed_across_unseeded_calls(plane_embeddings, monkeypatch):
+    """random_state=None must draw fresh entropy at every call. A fixed seed used
+    for None (the same SeedSequence each call) gives identical releases across
+    calls, which the per-call stream checks cannot see."""
+    sub = DPWordSubstituter(epsilon=1.0, embeddings=plane_embeddings).fit([])
+    ok = stream_agreement(sub, "paa", mode="calls", random_state=0)
+    assert ok["pvalue"] > 1e-3 and ok["agreement"] < 0.5
+    real = _base.root_seed_sequence
+
+    def fixed_for_none(random_state):
+        return real(0 if random_state is None else random_state)
+
+    monkeypatch.setattr(_base, "root_seed_sequence", fixed_for_none)
+    for mode in ("blocks", "columns", "partitions"):
+        assert stream_agreement(sub, "paa", mode=mode, random_state=0)["pvalue"] > 1e-3
+    bad = stream_agreement(sub, "paa", mode="calls", random_state=0)
+    assert bad["agreement"] == 1.0 and bad["pvalue"] < 1e-6
+    assert sub.random_state is None and "_transform_calls" not in sub.__dict__
