@@ -50,20 +50,23 @@ MECHANISMS = {
     "vickrey": ("DPWordSubstituter", {"mechanism": "vickrey"}),
     "vickrey-mahalanobis": ("DPWordSubstituter", {"mechanism": "vickrey-mahalanobis"}),
     "density": ("DensityAwareSubstituter", {}),
+    "density-knn": ("DensityAwareSubstituter", {"truncation": "knn", "prior": "kde"}),
     "density-radius": ("DensityAwareSubstituter", {"truncation": "radius"}),
-    # The published mechanism has no prior (the default prior would be ignored).
+    # The published mechanism: k nearest words, no prior (the default prior
+    # would be ignored).
     "truncated-gumbel": (
         "DensityAwareSubstituter",
-        {"selection": "gumbel", "prior": None},
+        {"truncation": "knn", "selection": "gumbel", "prior": None},
     ),
     "exponential": ("DensityAwareSubstituter", {"truncation": None}),
 }
 _MECHANISMS_HELP = """\
 laplace, mahalanobis, vickrey, vickrey-mahalanobis: DPWordSubstituter (noisy
-vector, nearest word); density (default): DensityAwareSubstituter (k nearest
-words, exponential selection, density prior); density-radius: radius truncation;
-truncated-gumbel: the published truncated Gumbel mechanism (large epsilon only);
-exponential: exponential mechanism over the whole vocabulary"""
+vector, nearest word); density (default): DensityAwareSubstituter's default;
+density-knn: k nearest words, exponential selection, density prior;
+density-radius: radius truncation; truncated-gumbel: the published truncated
+Gumbel mechanism (large epsilon only); exponential: exponential mechanism over
+the whole vocabulary"""
 
 _SEED_WARNING = (
     "--seed makes the noise reproducible: anyone who knows the seed can remove it "

@@ -4,7 +4,7 @@ epsilon, encoding, embeddings, keep-words.
 
 import pytest
 
-from sklearn_textdp.cli import ExitCode
+from sklearn_textdp.cli import MECHANISMS, ExitCode, make_substituter
 from tests.cli_support import (
     csv_input,
 )
@@ -49,3 +49,18 @@ def test_mechanism_refusing_epsilon_is_a_privacy_parameter_error(run, tmp_path):
     )
     assert code == ExitCode.PRIVACY
     assert "epsilon" in err
+
+
+@pytest.mark.parametrize("name", sorted(MECHANISMS))
+def test_every_mechanism_name_fits(name, emb2k):
+    """Each --mechanism maps to parameters the substituters accept (the truncated
+    Gumbel broke when DensityAwareSubstituter's default truncation changed)."""
+    import warnings
+
+    from sklearn_textdp import PrivacyLeakWarning
+
+    substituter = make_substituter(name, 500.0, embeddings=emb2k, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyLeakWarning)  # epsilon 500 is large
+        substituter.fit([])
+    assert len(substituter.transform(["the movie was great"])) == 1
