@@ -64,6 +64,27 @@ class ArrayDevice:
             return array.get()
         return np.from_dlpack(array).copy()
 
+    @property
+    def matmul_roundoff(self):
+        """Unit roundoff of the device's float32 matrix products: float32's, unless
+        the library is set to multiply float32 in TF32 or bfloat16 (then theirs,
+        so that the decoder's rounding bound still holds)."""
+        eps = float(np.finfo(np.float32).eps)
+        if self._library == "torch" and self.device.type == "cuda":
+            import torch
+
+            precision = torch.get_float32_matmul_precision()
+            if precision == "medium":
+                return max(eps, 2.0**-7)  # bfloat16 products
+            if precision == "high" or torch.backends.cuda.matmul.allow_tf32:
+                return max(eps, 2.0**-10)  # TF32
+        if self._library == "cupy":
+            import os
+
+            if os.environ.get("CUPY_TF32", "0") != "0":
+                return max(eps, 2.0**-10)
+        return eps
+
     def synchronize(self):
         """Wait for the device's queued work (for timing)."""
         if self._library == "torch" and self.device.type == "cuda":

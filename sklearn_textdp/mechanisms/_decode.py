@@ -255,10 +255,11 @@ class ExactDecoder:
             picks, values, runner_up = self._top_scores_device(query, k, excluded)
         # Rounding bound of a float32 dot product of length dim+1 (with slack), for
         # any summation order (BLAS, GPU): |float32 score - exact score| <= tol.
+        roundoff = _F32_EPS if self._device is None else self._device.matmul_roundoff
         tol = (
             8.0
             * (y.shape[1] + 2)
-            * _F32_EPS
+            * roundoff
             * (np.linalg.norm(y, axis=1) * self._max_norm + self._max_half_sq)
         )
         gaps = np.diff(np.column_stack([values, runner_up]), axis=1)
