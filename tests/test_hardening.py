@@ -467,6 +467,8 @@ DP_BAD = [
     ("threshold", math.nan),
     ("decoder", "fast"),
     ("decoder", None),
+    ("device", 3),
+    ("device", "abacus"),
 ]
 DA_BAD = [
     ("truncation", "all"),
@@ -485,8 +487,14 @@ DA_BAD = [
     ("poisson_mean", "mean"),
     ("max_neighbors", 0),
     ("max_neighbors", 2.5),
-    ("max_neighbors", 5),
-    ("max_neighbors", 500),
+    # A max_neighbors at or above the vocabulary size is adapted, with a warning.
+    ("graph_neighbors", 0),
+    ("graph_neighbors", 1.5),
+    ("graph_neighbors", "4"),
+    ("ball_size", 1),
+    ("ball_size", 2.5),
+    ("ball_size", None),
+    ("device", 3),  # a device name is checked only by the mechanisms that use it
     ("radius", 0),
     ("radius", -1),
     ("radius", math.nan),
@@ -577,7 +585,10 @@ def test_the_validation_table_covers_every_parameter():
     "params, names",
     [
         ({"selection": "gumbel", "truncation": "radius"}, ["selection", "truncation"]),
-        ({"selection": "gumbel", "prior": None, "epsilon": 1.0}, ["epsilon"]),
+        (
+            {"truncation": "knn", "selection": "gumbel", "prior": None, "epsilon": 1.0},
+            ["epsilon"],
+        ),
         ({"sampler": "metropolis"}, ["sampler", "truncation"]),
         ({"sensitive_fraction": 0.5}, ["sensitive_fraction", "truncation"]),
         ({"sensitive_fraction": 0.05, "truncation": None}, ["sensitive_fraction"]),
@@ -810,12 +821,13 @@ LEAKY_SETTINGS = [
     (DPWordSubstituter, {"decoder": "approximate"}, "decoder='approximate'"),
     (
         DensityAwareSubstituter,
-        {"neighbor_algorithm": "approximate"},
+        {"truncation": "knn", "neighbor_algorithm": "approximate"},
         "neighbor_algorithm",
     ),
     (
         DensityAwareSubstituter,
         {
+            "truncation": "knn",
             "neighbor_algorithm": "approximate",
             "selection": "gumbel",
             "prior": None,

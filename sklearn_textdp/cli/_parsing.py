@@ -208,8 +208,8 @@ def make_substituter(mechanism, epsilon, **params):
 
     Examples
     --------
-    >>> make_substituter("density-radius", 5.0)
-    DensityAwareSubstituter(epsilon=5.0, truncation='radius')
+    >>> make_substituter("density-radius", 8.0)
+    DensityAwareSubstituter(epsilon=8.0, truncation='radius')
     """
     import sklearn_textdp
 
