@@ -25,10 +25,12 @@ from ._embeddings import Embeddings, is_named_embedding, load_embeddings
 from ._text import (
     apply_case,
     case_patterns,
+    fallback_keys,
     is_word,
     normalize_words,
     rebuild_chunk,
     split_chunk,
+    stem_keys,
 )
 from .privacy import EPSILON, PrivacyLeakWarning, document_privacy_cost, warn_user
 from .utils._random import block_rng, root_seed_sequence
@@ -210,6 +212,16 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         -------
         X_new : same kind as ``X``
             Perturbed documents (unchanged documents when ``perturb_on="fit"``).
+
+        Notes
+        -----
+        After the call, ``unknown_share_`` is the share of the word tokens of
+        ``X`` that are in the vocabulary under no lookup key (the word itself,
+        its accent-free form, a contraction half, an abbreviation or an inflected
+        form: see :func:`~sklearn_textdp._text.fallback_keys`) and so were
+        handled by ``unknown_words``. It describes the last input, which is
+        private: reset it (``del est.unknown_share_``) before sharing the
+        estimator.
         """
         check_is_fitted(self, "mechanism_")
         if self.perturb_on == "fit":
@@ -219,6 +231,21 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             )
         self._warn_on_repeated_release()
         return self._perturb(X)
+
+    @property
+    def unknown_share_(self):
+        """Share of the word tokens of the last ``transform`` input missing from
+        the vocabulary under every lookup key (see :meth:`transform`)."""
+        try:
+            return self.__dict__["_unknown_share"]
+        except KeyError:
+            raise AttributeError(
+                "unknown_share_ is set by transform; call transform first."
+            ) from None
+
+    @unknown_share_.deleter
+    def unknown_share_(self):
+        self.__dict__.pop("_unknown_share", None)
 
     def _warn_on_repeated_release(self):
         """Each transform is a new release: say so once, at the second call.
@@ -316,6 +343,10 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 root.entropy, spawn_key=(*root.spawn_key, column)
             )
             outputs.append(self._perturb_texts(docs.texts(column), column_root))
+        n_words = sum(getattr(out, "n_words", 0) for out in outputs)
+        n_unknown = sum(getattr(out, "n_unknown", 0) for out in outputs)
+        # Of the last call: how much text the vocabulary missed (see transform).
+        self.__dict__["_unknown_share"] = n_unknown / n_words if n_words else 0.0
         return docs.rebuild(outputs, self._output_kind())
 
     def _perturb_texts(self, texts, root):
@@ -338,18 +369,36 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 delayed(self._perturb_block)(docs, block_rng(root, i))
                 for docs, i in blocks
             )
-        return [doc for block in results for doc in block]
+        out = _Texts(doc for block in results for doc in block)
+        out.n_words = sum(block.n_words for block in results)
+        out.n_unknown = sum(block.n_unknown for block in results)
+        return out
 
     def _lookup(self, batch, case=False):
         """Vocabulary rows of the words (-1: missing) and the words kept in clear;
         with ``case=True`` also the case pattern of every word.
 
         Each distinct word form is normalised, looked up and classified once (a
-        chunk of text repeats its frequent words many times).
+        chunk of text repeats its frequent words many times). A form missing from
+        the vocabulary is looked up again under its public fallback key
+        (:func:`~sklearn_textdp._text.fallback_keys`: accents folded, contraction
+        halves such as "ve" and abbreviations such as "txt" mapped to a word); it is
+        then perturbed like any vocabulary word.
         """
         codes, forms = pd.factorize(batch.words)
         keys = normalize_words(forms)
-        rows = self.embeddings_.index_of(keys)[codes]
+        rows = self.embeddings_.index_of(keys)
+        missing = np.flatnonzero(rows < 0)
+        if len(missing):  # accent-free form, contraction half, abbreviation
+            second = fallback_keys(keys[missing])
+            found = self.embeddings_.index_of(second)
+            left = np.flatnonzero(found < 0)
+            for stems in stem_keys(second[left]) if len(left) else ():
+                hit = self.embeddings_.index_of(stems)  # inflection stripped
+                newly = (found[left] < 0) & (hit >= 0)
+                found[left[newly]] = hit[newly]
+            rows[missing] = found
+        rows = rows[codes]
         if self.keep_words_:
             kept = pd.Index(keys).isin(list(self.keep_words_))[codes]
         else:
@@ -379,7 +428,9 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         cut_at = None
         if self.max_document_epsilon is not None:
             cut_at = self._apply_budget(chunk, perturbed)
-        return rebuild_chunk(chunk, new_words, cut_at)
+        out = _Texts(rebuild_chunk(chunk, new_words, cut_at))
+        out.n_words, out.n_unknown = len(words), len(unknown)
+        return out
 
     def _replace_unknown(self, new_words, words, unknown, rng):
         if self.unknown_words == "placeholder":
@@ -596,6 +647,13 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         tags.requires_fit = True
         tags.target_tags.required = False
         return tags
+
+
+class _Texts(list):
+    """Perturbed texts, with the counts of word tokens and of unknown ones."""
+
+    n_words = 0
+    n_unknown = 0
 
 
 def _progress(iterable, total):

@@ -34,6 +34,8 @@ __all__ = [
     "normalize_words",
     "case_patterns",
     "apply_case",
+    "fallback_keys",
+    "stem_keys",
     "WORD_PATTERN",
 ]
 
@@ -348,3 +350,136 @@ def apply_case(words, patterns):
 def is_word(token):
     """Whether ``token`` is exactly one word for the tokenizer."""
     return _WORD_MATCHER.fullmatch(token) is not None
+
+
+# ------------------------------------------------------------------ coverage
+#: Second lookup keys for words missing from a vocabulary (applied after accent
+#: folding). A public, fixed table: it depends on no data, so looking a word up
+#: under another key is part of the mechanism's input mapping, and the
+#: guarantee holds for the vocabulary words the inputs map to. Three groups:
+#: the halves the tokenizer leaves of English contractions ("I've" -> "I", "ve";
+#: "didn't" -> "didn", "t"), contractions written without their apostrophe, and
+#: the commonest abbreviations of text messages. A key whose target is missing too
+#: stays unknown.
+_ALIASES = {
+    # clitic halves
+    "ll": "will", "ve": "have", "re": "are", "didn": "did", "doesn": "does",
+    "isn": "is", "wasn": "was", "couldn": "could", "shouldn": "should",
+    "wouldn": "would", "hasn": "has", "aren": "are", "haven": "have",
+    "weren": "were", "hadn": "had", "mustn": "must", "needn": "need",
+    # contractions without the apostrophe
+    "dont": "not", "cant": "cannot", "wont": "not", "didnt": "not",
+    "doesnt": "not", "isnt": "not", "wasnt": "not", "havent": "not",
+    "hasnt": "not", "couldnt": "not", "wouldnt": "not", "shouldnt": "not",
+    "arent": "not", "werent": "not", "aint": "not", "dint": "not", "dnt": "not",
+    "thats": "that", "whats": "what", "hows": "how", "wats": "what",
+    "todays": "today", "ive": "have", "im": "am", "iam": "am", "youre": "you",
+    "theyre": "they", "lets": "let", "ure": "you", "howz": "how",
+    # text-message abbreviations
+    "txt": "text", "txts": "texts", "txting": "texting", "pls": "please",
+    "plz": "please", "msg": "message", "msgs": "messages", "wat": "what",
+    "wot": "what", "cos": "because", "coz": "because", "cuz": "because",
+    "bcoz": "because", "becoz": "because", "gud": "good", "gd": "good",
+    "thk": "think", "thnk": "think", "dun": "not", "yup": "yes", "yep": "yes",
+    "luv": "love", "jus": "just", "juz": "just", "jst": "just", "nd": "and",
+    "thanx": "thanks", "thx": "thanks", "nite": "night", "tonite": "tonight",
+    "dunno": "know", "dis": "this", "dat": "that", "tmr": "tomorrow",
+    "tmrw": "tomorrow", "tomo": "tomorrow", "wif": "with", "wiv": "with",
+    "wid": "with", "hav": "have", "abt": "about", "til": "until",
+    "haf": "have", "oso": "also", "goin": "going", "comin": "coming",
+    "doin": "doing", "gettin": "getting", "lookin": "looking",
+    "thinkin": "thinking", "workin": "working", "waitin": "waiting",
+    "askin": "asking", "eatin": "eating", "somethin": "something",
+    "ard": "around", "sch": "school", "aft": "after", "aftr": "after",
+    "wil": "will", "mins": "minutes", "hrs": "hours", "wk": "week",
+    "wks": "weeks", "wkly": "weekly", "yr": "year", "yrs": "years",
+    "mths": "months", "pics": "pictures", "pic": "picture", "pix": "pictures",
+    "tho": "though", "neva": "never", "knw": "know", "smth": "something",
+    "prob": "probably", "frnd": "friend", "frnds": "friends", "fren": "friend",
+    "frens": "friends", "mrng": "morning", "evng": "evening",
+    "darlin": "darling", "goodmorning": "morning", "goodnight": "night",
+    "nope": "no", "fone": "phone", "frm": "from", "mayb": "maybe",
+    "ans": "answer", "ansr": "answer", "rply": "reply", "wana": "want",
+    "thru": "through", "realy": "really", "cud": "could", "shd": "should",
+    "wud": "would", "nxt": "next", "yest": "yesterday", "ppl": "people",
+    "pple": "people", "latr": "later", "lik": "like", "befor": "before",
+    "recd": "received", "rcvd": "received", "rcv": "receive",
+    "bday": "birthday", "ur": "your", "mum": "mother", "mummy": "mother",
+    "sis": "sister", "bf": "boyfriend", "gal": "girl", "gals": "girls",
+    "uni": "university", "xmas": "christmas", "congrats": "congratulations",
+    "hols": "holidays", "lol": "laugh", "haha": "laugh", "hahaha": "laugh",
+    "hw": "how", "wer": "where", "vry": "very", "wnt": "want", "hv": "have",
+    "nvm": "nevermind", "btw": "anyway", "asap": "soon", "okie": "okay",
+    "ok": "okay", "k": "okay", "sry": "sorry", "srry": "sorry",
+    "msging": "messaging", "bk": "back", "gr": "great", "gt": "get",
+    "tot": "thought", "noe": "know", "wan": "want", "dey": "they",
+}  # fmt: skip
+
+
+def _fold_accents(keys):
+    """``keys`` without their combining marks (NFKD, marks dropped, NFC): "café"
+    -> "cafe"; ASCII keys are returned as they are."""
+    joined = _SEP.join(keys)
+    if joined.isascii():
+        return list(keys)
+    decomposed = unicodedata.normalize("NFKD", joined)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped).split(_SEP)
+
+
+#: Inflection endings stripped, in order, when a word and its alias are both
+#: missing: (ending, replacement, shortest stem kept).
+_SUFFIXES = (
+    ("ies", "y", 3),
+    ("s", "", 3),  # "cares" -> "care" before "es": "boxes" -> "box"
+    ("es", "", 3),
+    ("ed", "e", 3),  # "used" -> "use" before "ed": "wanted" -> "want"
+    ("ed", "", 3),
+    ("ing", "e", 3),
+    ("ing", "", 3),
+    ("ly", "", 4),
+    ("er", "", 3),
+    ("est", "", 3),
+)
+
+
+def fallback_keys(keys):
+    """Second lookup keys for normalised ``keys`` missing from a vocabulary.
+
+    Each key is folded to its accent-free form, then mapped through a fixed public
+    table of contraction halves, apostrophe-less contractions and text-message
+    abbreviations (``"ve"`` -> ``"have"``, ``"dont"`` -> ``"not"``, ``"txt"`` ->
+    ``"text"``). Depends on nothing but the key: a word looked up this way is
+    still replaced through the mechanism, never passed through.
+
+    Examples
+    --------
+    >>> fallback_keys(np.array(["café", "ve", "txt", "zzz", "naïve"], dtype=object))
+    array(['cafe', 'have', 'text', 'zzz', 'naive'], dtype=object)
+    """
+    folded = _fold_accents(keys)
+    out = np.empty(len(folded), dtype=object)
+    out[:] = [_ALIASES.get(key, key) for key in folded]
+    return out
+
+
+def stem_keys(keys):
+    """Candidate stems of ``keys`` (after :func:`fallback_keys`), in order: one
+    array per ending of ``_SUFFIXES``, the key itself where it does not apply.
+
+    Examples
+    --------
+    >>> [c[0] for c in stem_keys(np.array(["ringtones"], dtype=object))][:3]
+    ['ringtones', 'ringtone', 'rington']
+    """
+    out = []
+    for ending, replacement, shortest in _SUFFIXES:
+        candidates = np.empty(len(keys), dtype=object)
+        candidates[:] = [
+            key[: -len(ending)] + replacement
+            if key.endswith(ending) and len(key) - len(ending) >= shortest
+            else key
+            for key in keys
+        ]
+        out.append(candidates)
+    return out

@@ -11,9 +11,11 @@ from sklearn_textdp._text import (
     apply_case,
     case_patterns,
     detokenize,
+    fallback_keys,
     normalize_words,
     rebuild_chunk,
     split_chunk,
+    stem_keys,
     tokenize,
 )
 
@@ -116,3 +118,43 @@ def test_chunk_documents_are_cut_at_a_word():
     assert rebuild_chunk(chunk, new, cut_at) == ["1 22, ", "4444 5", ""]
     assert split_chunk([]).n_docs == 0
     assert rebuild_chunk(split_chunk([]), []) == []
+
+
+def test_fallback_keys_fold_accents_and_map_contractions_and_abbreviations():
+    keys = np.array(["café", "ve", "ll", "didn", "dont", "txt", "qqq"], dtype=object)
+    assert fallback_keys(keys).tolist() == [
+        "cafe",
+        "have",
+        "will",
+        "did",
+        "not",
+        "text",
+        "qqq",
+    ]
+    stems = [c.tolist() for c in stem_keys(np.array(["ringtones", "liked"], object))]
+    assert stems.index(["ringtone", "liked"]) < stems.index(["rington", "liked"])
+    assert stems.index(["ringtones", "like"]) < stems.index(["ringtones", "lik"])
+
+
+def test_more_words_are_found_and_none_passes_through():
+    import warnings
+
+    from sklearn_textdp import DPWordSubstituter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sub = DPWordSubstituter(epsilon=8, random_state=0).fit([])
+    vocabulary = set(sub.embeddings_.words.tolist())
+    docs = ["I've seen a Café naïve résumé", "dont txt me, mobiles", "Zzqxv"]
+    out = sub.transform(docs)
+    words = normalize_words(tokenize(out).words).tolist()
+    assert words.count("unk") == 1  # only the made-up word: "<unk>"
+    assert set(words) - {"unk"} <= vocabulary  # everything else was perturbed
+    assert out[2] == "<unk>"
+    assert sub.unknown_share_ == 1 / 12  # of 12 word tokens
+    cost = sub.privacy_cost(docs)
+    assert cost["n_unknown"].tolist() == [0, 0, 1]
+    sub.transform(["plain words only"])
+    assert sub.unknown_share_ == 0.0
+    del sub.unknown_share_
+    assert not hasattr(sub, "unknown_share_")
