@@ -127,7 +127,63 @@ def test_plot_privacy_utility_draws_both_axes():
     )
     ax = plot_privacy_utility(curve, label="demo")
     assert ax.get_xlabel() == "epsilon" and len(ax.lines) >= 1
+    assert ax.get_title() == "Privacy-utility trade-off"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["demo"]
     ax = plot_privacy_utility(curve, x="N_w_median")
     assert "N_w" in ax.get_xlabel()
+    assert "sd over the folds" in ax.get_legend().get_texts()[0].get_text()
     with pytest.raises(ValueError):
         plot_privacy_utility(curve, x="score")
+
+
+def test_plausible_deniability_by_density_against_exact_laws(glove2k):
+    """local_scale, density_decile and near_share computed independently: brute-
+    force Euclidean neighbours of a 60-word real vocabulary and the exact law of
+    the density-graph mechanism (untruncated: ball_size = vocabulary size)."""
+    import warnings
+
+    from sklearn_textdp import Embeddings
+
+    from ._graph_reference import graph_law, graph_metric, scale_prior
+
+    rows = np.arange(400, 460)
+    emb = Embeddings(glove2k.words[rows], glove2k.vectors[rows])
+    vectors = np.asarray(emb.vectors, dtype=np.float64)
+    euclid = np.sqrt(((vectors[:, None] - vectors[None]) ** 2).sum(-1))
+    order = np.argsort(euclid, axis=1, kind="stable")
+    scale = euclid[np.arange(60), order[:, 10]]
+    near = order[:, 1:11]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        sub = DensityAwareSubstituter(epsilon=3.0, embeddings=emb).fit([])
+    n = 4000
+    table = plausible_deniability(sub, list(emb.words), n_samples=n, random_state=0)
+    np.testing.assert_allclose(table["local_scale"], scale, rtol=1e-5)
+    cuts = np.quantile(scale, np.linspace(0.1, 0.9, 9))
+    expected_decile = 1 + np.searchsorted(cuts, scale, side="right")
+    np.testing.assert_array_equal(table["density_decile"].to_numpy(), expected_decile)
+    metric = graph_metric(vectors, k=4)
+    prior = scale_prior(vectors, k=4)
+    for x in range(60):
+        law = graph_law(metric, x, 3.0, 60, prior)
+        replaced = 1.0 - law[x]
+        share = law[near[x]].sum() / replaced
+        assert table.loc[x, "N_w"] == pytest.approx(law[x], abs=4 * np.sqrt(0.25 / n))
+        sd = np.sqrt(share * (1 - share) / (replaced * n))
+        assert table.loc[x, "near_share"] == pytest.approx(share, abs=5 * sd + 1e-3)
+    by = plausible_deniability(
+        sub, list(emb.words), n_samples=200, random_state=0, by="density"
+    )
+    assert by["n_words"].sum() == 60
+    assert by.columns.tolist() == [
+        "density_decile",
+        "n_words",
+        "local_scale_min",
+        "local_scale_max",
+        "N_w_mean",
+        "N_w_median",
+        "S_w_mean",
+        "near_share",
+    ]
+    with pytest.raises(ValueError, match="by must be"):
+        plausible_deniability(sub, ["movie"], by="decile")
