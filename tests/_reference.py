@@ -57,18 +57,38 @@ def sorted_neighbours(vectors, source):
     return order, d[order]
 
 
-def nearest_rows(noisy, vectors, k=1, exclude=None, block=2048):
-    """Brute-force float64 nearest rows (ties to the lowest row), in blocks."""
+def nearest_rows(noisy, vectors, k=1, exclude=None, block=1024):
+    """Brute-force float64 nearest rows (ties to the lowest row), in blocks.
+
+    Candidates are the ``k + 8`` best by the expanded form ``|v|^2 - 2 v.y``
+    (float64 BLAS); their exact squared distances ``sum((v - y)^2)`` decide."""
     v = np.asarray(vectors, dtype=np.float64)
-    y = np.asarray(noisy, dtype=np.float64)
-    out = np.empty((len(y), k), dtype=np.int64)
-    for start in range(0, len(y), block):
-        part = y[start : start + block]
-        dist = ((part[:, None, :] - v[None, :, :]) ** 2).sum(axis=2)
+    y_all = np.asarray(noisy, dtype=np.float64)
+    squared = (v**2).sum(axis=1)
+    width = min(k + 8, len(v))
+    out = np.empty((len(y_all), k), dtype=np.int64)
+    for start in range(0, len(y_all), block):
+        y = y_all[start : start + block]
+        approx = squared[None, :] - 2.0 * (y @ v.T)
+        if width < len(v):
+            near = np.argpartition(approx, width - 1, axis=1)[:, :width]
+        else:
+            near = np.tile(np.arange(len(v)), (len(y), 1))
+        exact = ((v[near] - y[:, None, :]) ** 2).sum(axis=2)
         if exclude is not None:
-            dist[np.arange(len(part)), exclude[start : start + block]] = np.inf
-        out[start : start + block] = np.argsort(dist, axis=1, kind="stable")[:, :k]
+            exact[near == np.asarray(exclude)[start : start + block, None]] = np.inf
+        order = np.lexsort((near, exact), axis=1)[:, :k]
+        out[start : start + block] = np.take_along_axis(near, order, axis=1)
     return out
+
+
+def plain_words(words, vectors):
+    """The entries that are plain lower-case ASCII words (each its own output
+    word), so that ``|W|`` is known without the library's vocabulary rules."""
+    keep = [
+        i for i, w in enumerate(words) if w.isascii() and w.isalpha() and w.islower()
+    ]
+    return [words[i] for i in keep], np.asarray(vectors)[keep]
 
 
 # ------------------------------------------------------------ published constants
@@ -313,6 +333,8 @@ def chi_square_power(law, broken, n, alpha=ALPHA):
         q[big] += q[-1]
         p, q = p[:-1], q[:-1]
     df = len(p) - 1
+    if df < 1:
+        return 0.0
     noncentrality = n * float(((q - p) ** 2 / p).sum())
     critical = stats.chi2.ppf(1 - alpha, df)
     return float(stats.ncx2.sf(critical, df, noncentrality))

@@ -10,7 +10,9 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
 from scipy.special import logsumexp
 
 from sklearn_textdp import build_neighbor_graph
@@ -26,7 +28,9 @@ from sklearn_textdp.mechanisms import (
     truncated_poisson_pmf,
 )
 
-ALPHA = 1e-6
+from . import _reference as ref
+
+ALPHA = ref.ALPHA
 
 
 def chi_square_pvalue(samples, rows, probabilities):
@@ -128,30 +132,7 @@ def test_published_scale_formula_and_its_valid_range():
             truncated_gumbel_scale(eps, n_words, delta, delta0)
 
 
-def truncated_gumbel_law(distances, k_pmf, scale, bound):
-    """Exact output law of the truncated Gumbel mechanism by numerical integration."""
-    law = stats.gumbel_r(scale=scale)
-    lo, hi = law.cdf(-bound), law.cdf(bound)
-
-    def density(g):
-        return law.pdf(g) / (hi - lo)
-
-    def survival(t):
-        return np.clip((hi - law.cdf(np.clip(t, -bound, bound))) / (hi - lo), 0, 1)
-
-    out = np.zeros(len(distances))
-    for k, p_k in enumerate(k_pmf, start=1):
-        for j in range(k):
-            others = [i for i in range(k) if i != j]
-
-            def integrand(g, j=j, others=others):
-                return density(g) * np.prod(
-                    [survival(distances[j] + g - distances[i]) for i in others]
-                )
-
-            value, _ = integrate.quad(integrand, -bound, bound, limit=200, epsabs=1e-11)
-            out[j] += p_k * value
-    return out
+truncated_gumbel_law = ref.truncated_gumbel_law
 
 
 class SquaredDistanceGumbel(TruncatedGumbel):
@@ -166,28 +147,92 @@ class SquaredDistanceGumbel(TruncatedGumbel):
             object.__setattr__(self.graph, "distances", original)
 
 
+class SignErrorGumbel(TruncatedGumbel):
+    """argmin(d - g) instead of argmin(d + g): the Gumbel-max trick misapplied."""
+
+    def sample(self, ids, rng):
+        n = len(ids)
+        k = sample_truncated_poisson(self.poisson_mean, self.max_neighbors, n, rng)
+        width = int(k.max())
+        valid = np.arange(width) < k[:, None]
+        noise = np.full((n, width), np.inf)
+        noise[valid] = -sample_truncated_gumbel(
+            int(k.sum()), self.scale, self.max_distance, rng
+        )
+        scores = self.graph.distances[ids, :width].astype(np.float64) + noise
+        return self.graph.indices[ids, scores.argmin(axis=1)].astype(np.int64)
+
+
+#: epsilon of the law test. At the smallest valid epsilon + 5 (b = 66 against a
+#: truncation of 9.5) the truncated Gumbel is nearly uniform and a sign error is
+#: invisible (TV < 1e-4; 5e11 draws to detect); at epsilon = 1e6, b = 1.71 and the
+#: sign error is at TV 0.016 (16,384 draws detect it), squared distances at TV 0.031
+#: (8,192 draws). The test draws 100,000.
+GUMBEL_LAW_EPSILON = 1e6
+
+
 def test_truncated_gumbel_output_matches_its_exact_law(line_embeddings, seed):
-    graph = build_neighbor_graph(line_embeddings.vectors, 4, algorithm="exact")
-    eps = smallest_valid_epsilon(12, graph.min_distance) + 5
+    """Expected law from the vectors and the published formulas only: Delta and
+    Delta_0 by brute force, b from the reference formula, candidates from sorted
+    brute-force distances (never the mechanism's graph, scale or Delta)."""
+    vectors = line_embeddings.vectors
+    delta, delta0 = ref.diameter_and_min_distance(vectors)
+    graph = build_neighbor_graph(vectors, 4, algorithm="exact")
+    eps = GUMBEL_LAW_EPSILON
+    _, scale = ref.gumbel_alpha_and_scale(eps, 12, delta, delta0)
     mech = TruncatedGumbel(
         graph, epsilon=eps, n_words=12, poisson_mean=2.0, max_neighbors=5
     )
-    source = 5
-    rows = graph.indices[source]
-    k_pmf = truncated_poisson_pmf(2.0, 5)
-    exact = truncated_gumbel_law(
-        graph.distances[source].astype(float), k_pmf, mech.scale, mech.max_distance
-    )
+    source = 0
+    rows, dist = ref.sorted_neighbours(vectors, source)
+    rows, dist = rows[:5], dist[:5]
+    k_pmf = ref.truncated_poisson_pmf(2.0, 5)
+    exact = truncated_gumbel_law(dist, k_pmf, scale, delta)
     assert exact.sum() == pytest.approx(1.0, abs=1e-6)
-    ids = np.full(200_000, source)
+    sign = truncated_gumbel_law(dist, k_pmf, scale, delta, sign=-1.0)
+    squared = truncated_gumbel_law(dist**2, k_pmf, scale, delta)
+    for broken in (sign, squared):  # the regime where both bugs are visible
+        assert ref.total_variation(exact, broken) > 0.01
+        assert ref.chi_square_power(exact, broken, 100_000) > 0.999
+    ids = np.full(100_000, source)
     draws = mech.sample(ids, np.random.default_rng(seed))
     assert set(np.unique(draws)) <= set(rows.tolist())
     assert chi_square_pvalue(draws, rows, exact) > ALPHA
-    buggy = SquaredDistanceGumbel(
-        graph, epsilon=eps, n_words=12, poisson_mean=2.0, max_neighbors=5
+    for cls in (SquaredDistanceGumbel, SignErrorGumbel):
+        buggy = cls(graph, epsilon=eps, n_words=12, poisson_mean=2.0, max_neighbors=5)
+        bad = buggy.sample(ids, np.random.default_rng(seed))
+        assert chi_square_pvalue(bad, rows, exact) < ALPHA, cls.__name__
+
+
+def test_truncated_gumbel_defaults_follow_the_paper_on_glove(glove2k):
+    """Poisson mean ln|W|, Delta the vocabulary diameter, Delta_0 the smallest
+    distance, alpha and b the published formulas: all from the vectors."""
+    from sklearn_textdp import DensityAwareSubstituter
+
+    words, vectors = ref.plain_words(glove2k.words.tolist(), glove2k.vectors)
+    delta, delta0 = ref.diameter_and_min_distance(vectors)
+    n_words = len(words)
+    eps = smallest_valid_epsilon(n_words, delta0) + 1.0
+    sub = DensityAwareSubstituter(
+        epsilon=eps,
+        embeddings=(words, vectors),
+        truncation="knn",
+        selection="gumbel",
+        prior=None,
+        max_neighbors=16,
+    ).fit([])
+    assert len(sub.embeddings_) == n_words  # every plain word is an output word
+    alpha, scale = ref.gumbel_alpha_and_scale(eps, n_words, delta, delta0)
+    # Delta_0 is read from float32 neighbour distances: agreement to 1e-5.
+    assert sub.alpha_ == pytest.approx(alpha, rel=1e-5)
+    assert sub.gumbel_scale_ == pytest.approx(scale, rel=1e-5)
+    mech = sub.mechanism_
+    assert mech.poisson_mean == pytest.approx(math.log(n_words), rel=1e-12)
+    assert mech.max_distance == pytest.approx(delta, rel=1e-9)
+    assert mech.min_distance == pytest.approx(delta0, rel=1e-5)
+    assert smallest_valid_epsilon(n_words, delta0) == pytest.approx(
+        (2 * (1 + math.log(n_words)) + 3) / delta0
     )
-    bad = buggy.sample(ids, np.random.default_rng(seed))
-    assert chi_square_pvalue(bad, rows, exact) < ALPHA
 
 
 @pytest.mark.slow
@@ -210,16 +255,10 @@ def test_ten_million_truncated_gumbel_draws_without_error(glove2k, seed):
 
 # --------------------------------------------------------- exponential family
 def slow_knn_law(vectors, source, graph, epsilon, poisson_mean, k_max, log_prior=None):
-    """Mixture over k of the full-vocabulary law with score min(d, d_k(x))."""
-    d = pairwise(vectors)[source]
-    n = len(vectors)
-    lp = np.full(n, -math.log(n)) if log_prior is None else log_prior
-    law = np.zeros(n)
-    for k, p_k in enumerate(truncated_poisson_pmf(poisson_mean, k_max), start=1):
-        rho = graph.distances[source, k]
-        score = -0.5 * epsilon * np.minimum(d, rho) + lp
-        law += p_k * np.exp(score - logsumexp(score))
-    return law
+    """The reference law (brute-force sorted distances; ``graph`` is not read)."""
+    return ref.knn_exponential_law(
+        vectors, source, epsilon, poisson_mean, k_max, log_prior
+    )
 
 
 def random_log_prior(n, seed):
@@ -347,3 +386,142 @@ def test_metropolis_chain_approaches_the_target_law(plane_embeddings, seed):
     assert short_tv > 0.1, (
         "a one-step chain stays near its start: the TV check has power"
     )
+
+
+def test_knn_exponential_default_poisson_mean_is_ln_w_on_glove(glove2k):
+    """The published k ~ Poisson(ln|W|): the whole output law of real words
+    equals the reference law built with ln|W| from brute-force distances."""
+    from sklearn_textdp import DensityAwareSubstituter
+
+    words, vectors = ref.plain_words(glove2k.words.tolist(), glove2k.vectors)
+    sub = DensityAwareSubstituter(
+        epsilon=4.0,
+        embeddings=(words, vectors),
+        truncation="knn",
+        prior=None,
+        max_neighbors=16,
+    ).fit([])
+    n = len(words)
+    for source in (0, 17, n - 1):
+        expected = ref.knn_exponential_law(vectors, source, 4.0, math.log(n), 16)
+        np.testing.assert_allclose(
+            sub.mechanism_.output_law(source, n), expected, atol=1e-10
+        )
+    # The anchor's mean ln(|W| - 1) moves the law far beyond the tolerance.
+    law = ref.knn_exponential_law(vectors, 0, 4.0, math.log(n), 16)
+    other = ref.knn_exponential_law(vectors, 0, 4.0, math.log(n - 1), 16)
+    assert np.abs(other - law).max() > 1e-6
+
+
+# ------------------------------------------------ rare paths: every shortcut exact
+def test_exact_decoder_equals_brute_force_on_1e5_tokens(glove2k):
+    """The short-list proof, the float32 search and its float64 re-check against
+    the reference brute force, on 100,000 tokens over 5 epsilons (the proof
+    settles from almost no token at epsilon 5 to most at 80), plus the Vickrey
+    path (two nearest, source excluded) on 20,000."""
+    from sklearn_textdp.mechanisms import ExactDecoder, sample_laplace_noise
+
+    vectors = glove2k.vectors[:500]  # 500 real words: the reference stays cheap
+    decoder = ExactDecoder(
+        vectors, build_neighbor_graph(vectors, 64, algorithm="exact")
+    )
+    rng = np.random.default_rng(17)
+    proven_share = []
+    for eps in (5.0, 10.0, 20.0, 40.0, 80.0):
+        ids = rng.integers(0, len(vectors), size=20_000)
+        noisy = vectors[ids].astype(np.float64) + sample_laplace_noise(
+            len(ids), vectors.shape[1], eps, rng
+        )
+        got, proven = decoder.nearest(noisy, ids)
+        np.testing.assert_array_equal(got[:, 0], ref.nearest_rows(noisy, vectors)[:, 0])
+        proven_share.append(proven.mean())
+        if eps == 20.0:
+            two, _ = decoder.nearest(noisy, ids, k=2, exclude_source=True)
+            expected = ref.nearest_rows(noisy, vectors, k=2, exclude=ids)
+            np.testing.assert_array_equal(two, expected)
+    assert proven_share[0] < 0.05 and proven_share[-1] > 0.5, proven_share
+
+
+@given(
+    st.integers(2, 12),
+    st.integers(1, 4),
+    st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=25, deadline=None, derandomize=True)
+def test_exact_decoder_ties_and_near_ties_property(n_words, dim, seed):
+    """Exhaustive-style property: vocabularies with duplicated and nearly
+    duplicated rows, queried at the words, at midpoints (exact ties) and at
+    random points: always the reference's nearest word (ties to the lowest row)."""
+    from sklearn_textdp.mechanisms import ExactDecoder
+
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n_words, dim)).astype(np.float32)
+    vectors[-1] = vectors[0]  # a duplicate
+    if n_words > 2:
+        vectors[1] = vectors[2] + np.float32(1e-7)  # below float32 resolution
+    v = vectors.astype(np.float64)
+    i, j = rng.integers(0, n_words, size=(2, 20))
+    queries = np.vstack([v, (v[i] + v[j]) / 2, rng.normal(size=(20, dim))])
+    sources = np.concatenate([np.arange(n_words), i, rng.integers(0, n_words, 20)])
+    expected = ref.nearest_rows(queries, vectors)[:, 0]
+    graph = build_neighbor_graph(vectors, min(3, n_words - 1), algorithm="exact")
+    for decoder in (ExactDecoder(vectors), ExactDecoder(vectors, graph)):
+        got, _ = decoder.nearest(queries, sources)
+        np.testing.assert_array_equal(got[:, 0], expected)
+
+
+def test_prior_sampler_exact_fallback_follows_the_restricted_law(seed):
+    """The fallback after the rejection rounds (reached once in 2^64 calls in
+    practice) is forced here: it must draw from the prior outside the excluded."""
+    prior = np.array([0.4, 0.3, 0.2, 0.1])
+    sampler = PriorSampler(np.log(prior), 4)
+    excluded = np.tile([0], (6000, 1))
+    rng = np.random.default_rng(seed)
+    fallback = sampler.draw_outside(excluded, rng, max_rounds=0)
+    law = np.array([0.0, 0.5, 1 / 3, 1 / 6])
+    assert chi_square_pvalue(fallback, np.arange(4), law) > ALPHA
+    uniform = PriorSampler(None, 4).draw_outside(excluded, rng, max_rounds=0)
+    assert chi_square_pvalue(uniform, np.arange(4), [0, 1 / 3, 1 / 3, 1 / 3]) > ALPHA
+
+
+def test_tem_escape_fallback_and_blocks_follow_the_law(plane_embeddings, seed):
+    """TEM's escape fallback (forced) and its per-block sampling (forced to many
+    blocks) against the reference law from the vectors."""
+    import sklearn_textdp.mechanisms._exponential as exponential
+
+    vectors = plane_embeddings.vectors
+    mech = FullExponential(vectors, epsilon=1.0, gamma=1.2)
+    source = 3
+    d = ref.distances_from(vectors, source)
+    outside = np.flatnonzero(d >= 1.2)
+    draws = mech._draw_outside_ball(
+        np.full(20_000, source), np.random.default_rng(seed), max_rounds=0
+    )
+    assert set(np.unique(draws)) <= set(outside.tolist())
+    law = np.zeros(30)
+    law[outside] = 1 / len(outside)
+    assert chi_square_pvalue(draws, np.arange(30), law) > ALPHA
+    ids = np.repeat(np.arange(30), 200)
+    one_block = mech.sample(ids, np.random.default_rng(seed))
+    original = exponential._ROW_BUDGET
+    exponential._ROW_BUDGET = 60  # two source words per block
+    try:
+        many_blocks = mech.sample(ids, np.random.default_rng(seed))
+    finally:
+        exponential._ROW_BUDGET = original
+    np.testing.assert_array_equal(one_block, many_blocks)
+
+
+def test_truncated_exponential_table_and_per_chunk_laws_agree(plane_embeddings, seed):
+    """Large vocabularies skip the precomputed table: both paths, same draws."""
+    graph = build_neighbor_graph(plane_embeddings.vectors, 6, algorithm="exact")
+    mech = TruncatedExponential(
+        graph, epsilon=1.5, n_words=30, poisson_mean=2.5, max_neighbors=6
+    )
+    ids = np.random.default_rng(seed).integers(0, 30, size=50_000)
+    tabled = mech.sample(ids, np.random.default_rng(seed))
+    mech._cdf_table = None
+    chunked = mech.sample(ids, np.random.default_rng(seed))
+    np.testing.assert_array_equal(tabled, chunked)
+    law = ref.knn_exponential_law(plane_embeddings.vectors, 7, 1.5, 2.5, 6)
+    assert chi_square_pvalue(chunked[ids == 7], np.arange(30), law) > ALPHA
