@@ -32,7 +32,7 @@ from ._text import (
     split_chunk,
     stem_keys,
 )
-from .privacy import EPSILON, PrivacyLeakWarning, document_privacy_cost, warn_user
+from .privacy import EPSILON, document_privacy_cost, warn_user
 from .utils._random import block_rng, root_seed_sequence
 from .utils._sklearn_compat import Interval, StrOptions, _fit_context
 
@@ -586,7 +586,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         if fingerprint is None:
             return
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PrivacyLeakWarning)  # warned at fit
+            warnings.simplefilter("ignore")  # all said at fit; loading is silent
             self._fit_common()
             if self.embeddings_.fingerprint != fingerprint:
                 source = self.embeddings or "glove-6b-50d-20k"
