@@ -8,26 +8,15 @@ from scipy.special import logsumexp
 
 from sklearn_textdp import DensityAwareSubstituter, PrivacyLeakWarning
 
-from .test_mechanisms import ALPHA, chi_square_pvalue, pairwise
+from . import _reference as ref
+from ._reference import ALPHA, chi_square_pvalue, pairwise
 
 
 def law_of(sub, source):
     return sub.mechanism_.output_law(source, len(sub.embeddings_))
 
 
-def tem_paper_law(distances, epsilon, gamma):
-    """TEM as written (Carvalho et al.): Gumbel-max over the ball and the escape
-    element with score -gamma + (2/eps) ln|W \\ L|, a uniform draw outside on escape."""
-    inside = distances <= gamma
-    scores = np.where(inside, -distances, -np.inf)
-    n_out = (~inside).sum()
-    bottom = -gamma + (2 / epsilon) * math.log(n_out) if n_out else -np.inf
-    logits = 0.5 * epsilon * np.append(scores, bottom)
-    probs = np.exp(logits - logsumexp(logits))
-    law = probs[:-1].copy()
-    if n_out:
-        law[~inside] = probs[-1] / n_out
-    return law
+tem_paper_law = ref.tem_law
 
 
 def mldp_text_tem_law(distances, epsilon, gamma):
@@ -51,7 +40,42 @@ def test_tem_radius_comes_from_beta(plane_embeddings):
         prior=None,
         max_neighbors=5,
     ).fit([])
-    assert sub.radius_ == pytest.approx(2 / 4.0 * math.log(0.999 * 30 / 0.001))
+    assert sub.radius_ == pytest.approx(ref.tem_radius(4.0, 30, beta=0.001))
+
+
+@pytest.fixture(scope="module")
+def glove_words(glove2k):
+    """Real GloVe words, each its own output word (|W| known from the list)."""
+    return ref.plain_words(glove2k.words.tolist()[:1000], glove2k.vectors[:1000])
+
+
+def test_tem_default_radius_and_law_on_glove(glove_words):
+    """TEM's published default: beta = 0.001 and gamma = (2/eps) ln((1-beta)|W|/beta),
+    and the paper's law at that radius, on real words (distances by brute force).
+
+    epsilon = 10 puts gamma (2.6) among the words' distances: at epsilon = 3 the
+    ball would hold the whole vocabulary and any beta would give the same law."""
+    words, vectors = glove_words
+    n, eps = len(words), 10.0
+    sub = DensityAwareSubstituter(
+        epsilon=eps,
+        embeddings=(words, vectors),
+        truncation="radius",
+        prior=None,
+        max_neighbors=8,
+    ).fit([])
+    gamma = ref.tem_radius(eps, n, beta=0.001)
+    assert sub.radius_ == pytest.approx(gamma, rel=1e-12)
+    for source in (0, 11, n - 1):
+        d = ref.distances_from(vectors, source)
+        assert (d <= gamma).sum() < n  # the radius truncates here
+        expected = tem_paper_law(d, eps, gamma)
+        np.testing.assert_allclose(law_of(sub, source), expected, atol=1e-12)
+    # beta = 0.01 would move the law measurably (the default is really asserted).
+    d = ref.distances_from(vectors, 11)
+    assert (d <= gamma).sum() > 1
+    other = tem_paper_law(d, eps, ref.tem_radius(eps, n, 0.01))
+    assert ref.total_variation(law_of(sub, 11), other) > 1e-3
 
 
 @pytest.mark.parametrize("epsilon, radius", [(1.0, 2.0), (3.0, 1.0), (6.0, 0.5)])
@@ -67,6 +91,7 @@ def test_tem_matches_the_paper_and_not_the_anchor(
         max_neighbors=5,
     ).fit([])
     dist = pairwise(plane_embeddings.vectors)
+    detected = []
     for source in (0, 7, 21):
         law = law_of(sub, source)
         np.testing.assert_allclose(
@@ -77,8 +102,11 @@ def test_tem_matches_the_paper_and_not_the_anchor(
         )
         assert chi_square_pvalue(draws, np.arange(30), law) > ALPHA
         buggy = mldp_text_tem_law(dist[source], epsilon, radius)
-        if not np.allclose(buggy, law, atol=1e-3):
+        if ref.chi_square_power(law, buggy, 60_000) > 0.99:  # visible at this n
             assert chi_square_pvalue(draws, np.arange(30), buggy) < ALPHA
+            detected.append(source)
+    # The anchor's bug is visible for at least one source at every parameter set.
+    assert detected
 
 
 def test_tem_escape_never_returns_the_input_word_and_keeps_sparse_words_private(seed):
@@ -120,16 +148,6 @@ def test_santext_is_the_exponential_mechanism_over_the_public_vocabulary(
     assert chi_square_pvalue(draws, np.arange(30), expected[19]) > ALPHA
 
 
-def santext_plus_law(dist_row, sensitive, epsilon, p, source):
-    logits = np.where(sensitive, -0.5 * epsilon * dist_row, -np.inf)
-    inner = np.exp(logits - logsumexp(logits))
-    if sensitive[source]:
-        return inner
-    law = p * inner
-    law[source] += 1 - p
-    return law
-
-
 def test_santext_plus_law_and_sensitive_split(plane_embeddings, seed):
     sub = DensityAwareSubstituter(
         epsilon=1.5,
@@ -140,12 +158,14 @@ def test_santext_plus_law_and_sensitive_split(plane_embeddings, seed):
         sensitive_fraction=0.3,
         perturb_probability=0.25,
     ).fit([])
-    sensitive = sub.mechanism_.sensitive
-    # The 9 least frequent words (last rows), not one more (the reference code's slip).
+    # The 9 least frequent words (last rows), not one more (the reference code's
+    # slip): from the declared fraction, not from the fitted mechanism.
+    sensitive = ref.sensitive_rows(30, 0.3)
     assert sensitive.sum() == 9 and sensitive[-9:].all()
-    dist = pairwise(plane_embeddings.vectors)
     for source in (0, 29):
-        expected = santext_plus_law(dist[source], sensitive, 1.5, 0.25, source)
+        expected = ref.santext_plus_law(
+            plane_embeddings.vectors, source, sensitive, 1.5, 0.25
+        )
         np.testing.assert_allclose(law_of(sub, source), expected, atol=1e-12)
         draws = sub.mechanism_.sample(
             np.full(60_000, source), np.random.default_rng([seed, source])
@@ -172,29 +192,35 @@ def test_santext_plus_data_frequencies_are_opt_in_and_warned(plane_embeddings):
     assert np.flatnonzero(sub.mechanism_.sensitive).tolist() == [25, 26, 27, 28, 29]
 
 
-def custext_law(vectors, members, source, epsilon):
-    dist = np.linalg.norm(vectors[members] - vectors[source], axis=1)
-    utility = -(dist - dist.min()) / (dist.max() - dist.min())
-    logits = 0.5 * epsilon * utility
-    return np.exp(logits - logsumexp(logits))
+custext_law = ref.custext_law
 
 
-def test_custext_sets_are_disjoint_and_cover_the_vocabulary(glove2k):
+def test_custext_default_sets_follow_the_paper_on_glove(glove_words):
+    """Default K = 20: disjoint sets of exactly 20 words (the last one the
+    remainder), founded in frequency order, each with its founder's nearest free
+    words; every word's output support is its reference set (not the fitted
+    members), with the paper's law inside."""
+    words, vectors = glove_words
     sub = DensityAwareSubstituter(
         epsilon=1.0,
-        embeddings=glove2k,
+        embeddings=(words, vectors),
         truncation="partition",
-        partition_size=20,
         prior=None,
+        max_neighbors=8,
     ).fit([])
-    mech = sub.mechanism_
-    members = mech.members[mech.members >= 0]
-    assert len(members) == len(np.unique(members)) == len(sub.embeddings_)
-    assert (np.bincount(mech.set_of_word) <= 20).all()
-    # Each founder's set holds its nearest free words: "movie" sits with film words.
-    movie = sub.embeddings_.index_of(["movie"])[0]
-    group = sub.embeddings_.words[mech.members[mech.set_of_word[movie]]].tolist()
-    assert {"film", "show"} & set(group)
+    set_of, sets = ref.custext_partition(vectors, 20)
+    sizes = [len(m) for m in sets]
+    assert sizes[:-1] == [20] * (len(sets) - 1) and 1 <= sizes[-1] <= 20
+    assert sum(sizes) == len(words)
+    for source in range(0, len(words), 7):
+        law = law_of(sub, source)
+        members = sets[set_of[source]]
+        assert set(np.flatnonzero(law > 0).tolist()) == set(members.tolist())
+        np.testing.assert_allclose(
+            law[members], custext_law(vectors, members, source, 1.0), atol=1e-12
+        )
+    movie = words.index("movie")
+    assert {"film", "show"} & {words[i] for i in sets[set_of[movie]]}
 
 
 def test_custext_law_within_a_set_and_its_pure_privacy(plane_embeddings, seed):
@@ -207,20 +233,22 @@ def test_custext_law_within_a_set_and_its_pure_privacy(plane_embeddings, seed):
         prior=None,
         max_neighbors=5,
     ).fit([])
-    mech = sub.mechanism_
     vectors = plane_embeddings.vectors.astype(float)
-    for group in mech.members:
-        group = group[group >= 0]
-        laws = np.array([law_of(sub, s)[group] for s in group])
+    _, sets = ref.custext_partition(vectors, 6)
+    for group in sets:
+        laws = np.array([law_of(sub, s) for s in group])
+        assert (laws[:, np.setdiff1d(np.arange(30), group)] == 0).all()
+        laws = laws[:, group]
         for source, law in zip(group, laws, strict=True):
             np.testing.assert_allclose(
                 law, custext_law(vectors, group, source, eps), atol=1e-12
             )
         if len(group) > 1:  # epsilon-DP (not metric) between members of a set
             assert np.log(laws[:, None, :] / laws[None, :, :]).max() <= eps + 1e-9
-    source = mech.members[0, 0]
-    draws = mech.sample(np.full(60_000, source), np.random.default_rng(seed))
-    assert chi_square_pvalue(draws, np.arange(30), law_of(sub, source)) > ALPHA
+    source = sets[0][0]
+    law = law_of(sub, source)
+    draws = sub.mechanism_.sample(np.full(60_000, source), np.random.default_rng(seed))
+    assert chi_square_pvalue(draws, np.arange(30), law) > ALPHA
 
 
 @pytest.mark.parametrize(
