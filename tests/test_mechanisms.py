@@ -525,3 +525,34 @@ def test_truncated_exponential_table_and_per_chunk_laws_agree(plane_embeddings, 
     np.testing.assert_array_equal(tabled, chunked)
     law = ref.knn_exponential_law(plane_embeddings.vectors, 7, 1.5, 2.5, 6)
     assert chi_square_pvalue(chunked[ids == 7], np.arange(30), law) > ALPHA
+
+
+def test_exact_decoder_near_ties_at_float32_resolution_in_50_dimensions(glove2k):
+    """Words 1e-6 apart (far below float32 resolution at GloVe norms): the
+    float32 search cannot order them and must hand every such row to the float64
+    re-check. Queries on the segment between the two words, in 50-d."""
+    from sklearn_textdp.mechanisms import ExactDecoder
+
+    rng = np.random.default_rng(3)
+    base = glove2k.vectors[:300].astype(np.float64)
+    twins = base[:100] + 1e-6 * rng.normal(size=(100, 50))
+    vectors = np.vstack([base, twins]).astype(np.float32)
+    v = vectors.astype(np.float64)
+    pick = rng.integers(0, 100, size=4000)
+    t = rng.random(4000)[:, None]
+    queries = (1 - t) * v[pick] + t * v[300 + pick]
+    queries += 1e-7 * rng.normal(size=queries.shape)
+    expected = ref.nearest_rows(queries, vectors)[:, 0]
+    assert len(np.unique(expected)) > 100  # both twins win somewhere
+    got, _ = ExactDecoder(vectors).nearest(queries)
+    np.testing.assert_array_equal(got[:, 0], expected)
+
+
+def test_truncated_poisson_law_for_any_mean():
+    """Large user-given means (the parameter accepts any positive value): the
+    law stays a normalised Poisson conditioned on [1, k_max]."""
+    for mean, k_max in ((0.01, 3), (10.0, 64), (900.0, 1200)):
+        pmf = truncated_poisson_pmf(mean, k_max)
+        np.testing.assert_allclose(
+            pmf, ref.truncated_poisson_pmf(mean, k_max), rtol=1e-9, atol=1e-300
+        )

@@ -93,3 +93,31 @@ def test_noise_is_drawn_in_blocks_from_the_given_generator():
     b = sample_laplace_noise(10, 5, 1.0, np.random.default_rng(3))
     np.testing.assert_array_equal(a, b)
     assert a.shape == (10, 5)
+
+
+# ------------------------------------------- Mahalanobis: the published default
+@pytest.mark.parametrize("through", ["mechanism", "estimator"])
+def test_mahalanobis_default_weight_and_noise_in_the_reference_norm(glove2k, through):
+    """lambda defaults to 0.2 (Xu et al. 2020), and the noise whitened by the
+    reference M^(1/2) (scipy.linalg.sqrtm of 0.2 Sigma + 0.8 I, Sigma scaled to
+    trace dim, from the vectors alone) has norm Gamma(dim, 1/epsilon). Power:
+    noise built with lambda = 0.4 is rejected at this sample size (p ~ 1e-11)."""
+    from sklearn_textdp import DPWordSubstituter
+    from sklearn_textdp.mechanisms import Mahalanobis
+
+    from . import _reference as ref
+
+    words, vectors = ref.plain_words(glove2k.words.tolist(), glove2k.vectors)
+    if through == "mechanism":
+        mech = Mahalanobis(vectors, epsilon=3.0)
+    else:
+        sub = DPWordSubstituter(
+            epsilon=3.0, mechanism="mahalanobis", embeddings=(words, vectors)
+        ).fit([])
+        mech = sub.mechanism_
+    whiten = np.linalg.inv(ref.sqrt_covariance(vectors, 0.2))
+    z = mech.noise(N, np.random.default_rng(1)) @ whiten.T
+    assert radius_pvalue(z, 50, 3.0) > ALPHA
+    wrong = Mahalanobis(vectors, epsilon=3.0, covariance_weight=0.4)
+    z = wrong.noise(N, np.random.default_rng(1)) @ whiten.T
+    assert radius_pvalue(z, 50, 3.0) < ALPHA
