@@ -554,25 +554,33 @@ def test_mahalanobis_transform_follows_the_exact_elliptical_law(
     assert chi_square_pvalue(rows, np.arange(20), law) < ALPHA
 
 
-@pytest.mark.parametrize("t", [0.5, 0.75])
+@pytest.mark.parametrize("t", [None, 0.75])
 def test_vickrey_transform_follows_the_exact_one_dimensional_law(
     line_embeddings, t, seed
 ):
+    """``t=None`` checks the default threshold against the paper's t = 0.5.
+    Power: the two thresholds' laws are rejected for each other at this sample
+    size, and so is the variant that keeps the input word among the candidates."""
     positions = line_embeddings.vectors[:, 0].astype(float)
     source, eps = 5, 2.0
-    law = vickrey_line_law(positions, source, eps, t)
+    law = vickrey_line_law(positions, source, eps, 0.5 if t is None else t)
+    other = vickrey_line_law(positions, source, eps, 0.75 if t is None else 0.5)
+    assert ref.chi_square_power(law, other, 60_000) > 0.99
     assert law.sum() == pytest.approx(1.0, abs=1e-9) and law[source] == 0.0
     docs = ["Wf wf"] * 30_000
+    params = {} if t is None else {"threshold": t}
     sub = DPWordSubstituter(
         epsilon=eps,
         mechanism="vickrey",
-        threshold=t,
         embeddings=line_embeddings,
         random_state=seed,
+        **params,
     ).fit([])
     rows = draws_of(sub.transform(docs), sub.embeddings_, pieces=2)
     assert chi_square_pvalue(rows, np.arange(12), law) > ALPHA
-    broken = with_mechanism(sub, VickreyKeepingTheInput, threshold=t)
+    broken = with_mechanism(
+        sub, VickreyKeepingTheInput, threshold=0.5 if t is None else t
+    )
     rows = draws_of(broken.transform(docs), sub.embeddings_, pieces=2)
     assert chi_square_pvalue(rows, np.arange(12), law) < ALPHA
 

@@ -110,3 +110,38 @@ def test_truncated_gumbel_states_its_smallest_valid_epsilon():
     assert sub.alpha_ > 0 and sub.gumbel_scale_ > 0
     assert sub.graph_.min_distance == pytest.approx(0.3514, abs=1e-3)
     assert sub.graph_.max_distance == pytest.approx(18.74, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda emb: DPWordSubstituter(epsilon=2.0, embeddings=emb),
+        lambda emb: DensityAwareSubstituter(
+            epsilon=2.0, embeddings=emb, truncation="knn", prior=None, max_neighbors=8
+        ),
+        lambda emb: DensityAwareSubstituter(
+            epsilon=2.0,
+            embeddings=emb,
+            truncation="radius",
+            prior=None,
+            max_neighbors=8,
+        ),
+    ],
+    ids=["laplace", "knn", "radius"],
+)
+def test_worst_case_cost_uses_the_vocabulary_diameter(glove2k, make):
+    """Delta of the worst-case accounting is the largest distance between two
+    output words, by brute force from the vectors (not the fitted attribute)."""
+    from . import _reference as ref
+
+    words, vectors = ref.plain_words(
+        glove2k.words.tolist()[:800], glove2k.vectors[:800]
+    )
+    diameter, _ = ref.diameter_and_min_distance(vectors)
+    sub = make((words, vectors)).fit([])
+    docs = [" ".join(words[:7]), "", None, "zzqx " + words[-1]]
+    cost = sub.privacy_cost(docs)
+    assert cost["n_perturbed"].tolist() == [7, 0, 0, 1]
+    np.testing.assert_allclose(
+        cost["epsilon_worst_case"], 2.0 * diameter * np.array([7, 0, 0, 1]), rtol=1e-6
+    )
