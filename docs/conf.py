@@ -28,8 +28,9 @@ except ImportError:  # pragma: no cover
 # Gallery examples run inside this process: headless plotting, a writable cache
 # for numba (imported by pynndescent).
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("NUMBA_CACHE_DIR",
-                      os.path.join(tempfile.gettempdir(), "sklearn_textdp_numba_cache"))
+os.environ.setdefault(
+    "NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "sklearn_textdp_numba_cache")
+)
 
 # -- Project -------------------------------------------------------------------
 project = "sklearn-textdp"
@@ -134,13 +135,17 @@ def _pages_without_subpages():
 
 html_sidebars = dict.fromkeys(_pages_without_subpages(), [])
 
+
 # -- API reference completeness ------------------------------------------------
 def _unlisted_public_names():
     """Names of ``sklearn_textdp.__all__`` that ``api.rst`` does not list."""
     api = (DOCS / "api.rst").read_text(encoding="utf-8")
     listed = set(re.findall(r"(?m)^[ \t]+([A-Za-z_][\w.]*)[ \t]*$", api))
-    return [name for name in sklearn_textdp.__all__
-            if not name.startswith("__") and name not in listed]
+    return [
+        name
+        for name in sklearn_textdp.__all__
+        if not name.startswith("__") and name not in listed
+    ]
 
 
 def _check_api_lists_every_public_name(app):
@@ -151,7 +156,8 @@ def _check_api_lists_every_public_name(app):
         from sphinx.util import logging
 
         logging.getLogger(__name__).warning(
-            "public names missing from docs/api.rst: " + ", ".join(unlisted))
+            "public names missing from docs/api.rst: " + ", ".join(unlisted)
+        )
 
 
 def _skip_foreign_members(app, what, name, obj, skip, options):
@@ -217,8 +223,7 @@ def _check_site_renders_offline(app, exception):
     if problems:
         shown = "; ".join(f"{page}: {what}" for page, what in problems[:5])
         logging.getLogger(__name__).warning(
-            f"{len(problems)} references that need the network or are missing: "
-            f"{shown}"
+            f"{len(problems)} references that need the network or are missing: {shown}"
         )
 
 
