@@ -556,3 +556,36 @@ def test_truncated_poisson_law_for_any_mean():
         np.testing.assert_allclose(
             pmf, ref.truncated_poisson_pmf(mean, k_max), rtol=1e-9, atol=1e-300
         )
+
+
+@pytest.mark.parametrize("use_prior", [False, True])
+def test_truncated_exponential_on_a_wider_graph_uses_max_neighbors(
+    plane_embeddings, use_prior
+):
+    """The estimator's cached graph may list more neighbours than max_neighbors:
+    the law must still be the one with K = max_neighbors."""
+    vectors = plane_embeddings.vectors
+    wide = build_neighbor_graph(vectors, 12, algorithm="exact")
+    lp = random_log_prior(30, 5) if use_prior else None
+    mech = TruncatedExponential(
+        wide, epsilon=2.0, n_words=30, log_prior=lp, poisson_mean=2.5, max_neighbors=6
+    )
+    for source in (0, 13, 29):
+        expected = ref.knn_exponential_law(vectors, source, 2.0, 2.5, 6, lp)
+        np.testing.assert_allclose(mech.output_law(source, 30), expected, atol=1e-12)
+        draws = mech.sample(np.full(20_000, source), np.random.default_rng(source))
+        assert chi_square_pvalue(draws, np.arange(30), expected) > ALPHA
+
+
+@pytest.mark.parametrize("k_max", [5, 6, 7])
+def test_truncated_exponential_when_the_lists_nearly_cover_the_vocabulary(k_max):
+    """8 words: lists of K+1 = 6, 7 or all 8 words (the escape then has 2, 1 or
+    no word left): the law is still the reference one, every word reachable."""
+    vectors = np.random.default_rng(4).normal(size=(8, 3))
+    graph = build_neighbor_graph(vectors, 7, algorithm="exact")
+    mech = TruncatedExponential(
+        graph, epsilon=1.0, n_words=8, poisson_mean=2.0, max_neighbors=k_max
+    )
+    for source in range(8):
+        expected = ref.knn_exponential_law(vectors, source, 1.0, 2.0, k_max)
+        np.testing.assert_allclose(mech.output_law(source, 8), expected, atol=1e-12)
