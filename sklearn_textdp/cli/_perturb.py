@@ -4,6 +4,7 @@ import argparse
 import contextlib
 import math
 import sys
+import time
 
 import numpy as np
 
@@ -289,10 +290,39 @@ class _Progress:
         self.bar.set_postfix(rows=f"{rows:,}", refresh=False)
 
 
+#: Seconds between two progress lines when stderr is not a terminal.
+_PROGRESS_LINE_SECONDS = 30.0
+
+
+class _ProgressLines:
+    """Progress without a terminal (a log, a CI job): one line on stderr at most
+    every :data:`_PROGRESS_LINE_SECONDS`, none for a short run."""
+
+    def __init__(self):
+        self.start = self.last = time.monotonic()
+
+    def update(self, reader, rows):
+        now = time.monotonic()
+        if now - self.last < _PROGRESS_LINE_SECONDS:
+            return
+        self.last = now
+        done = ""
+        if reader.total:
+            done = f", {min(reader.progress / reader.total, 1.0):.0%} of the input"
+        print(
+            f"textdp perturb: {rows:,} rows{done} ({now - self.start:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 @contextlib.contextmanager
 def _progress_bar(reader, *, quiet, force):
-    if quiet or not (force or sys.stderr.isatty()):
+    if quiet:
         yield _NoProgress()
+        return
+    if not (force or sys.stderr.isatty()):
+        yield _ProgressLines()
         return
     try:
         from tqdm import tqdm

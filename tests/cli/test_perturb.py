@@ -282,3 +282,33 @@ def test_hostile_text_never_crashes_and_keeps_one_row_per_row(
         records = read_jsonl(output)
         assert [r["n"] for r in records] == list(range(len(cells)))
         assert [r["text"] is None for r in records] == [c in (None, " ") for c in cells]
+
+
+def test_progress_lines_without_a_terminal(run, tmp_path, monkeypatch):
+    """Not on a terminal (a log, a CI job), a long run still says it is alive."""
+    monkeypatch.setattr(cli_perturb, "_PROGRESS_LINE_SECONDS", 0.0)
+    source = tmp_path / "in.csv"
+    write_csv(source, ["text"], [[f"word {i}"] for i in range(300)])
+    code, _, err = run(
+        "perturb", source, "-o", tmp_path / "o.csv", "-e", "5", "--chunk-size", "100"
+    )
+    assert code == ExitCode.OK, err
+    lines = [line for line in err.splitlines() if line.startswith("textdp perturb: ")]
+    assert [line.split(" rows")[0] for line in lines] == [
+        "textdp perturb: 100",
+        "textdp perturb: 200",
+        "textdp perturb: 300",
+    ]
+    assert "% of the input" in lines[-1]
+    _, _, err = run(
+        "perturb",
+        source,
+        "-o",
+        tmp_path / "q.csv",
+        "-e",
+        "5",
+        "--chunk-size",
+        "100",
+        "-q",
+    )
+    assert "textdp perturb: " not in err
