@@ -10,8 +10,9 @@ measured in units of the local spacing of the embedding:
   words, by an edge of length ``||phi_i - phi_j|| / max(sigma_i, sigma_j)``: at most
   1, since ``j`` is within ``sigma_i`` of ``i``;
 - the minimum spanning tree of the (symmetrised) ``connect_neighbors``-nearest
-  word graph, with the same lengths, is added so that no word is isolated, and any
-  component still apart is joined to its nearest outside word.
+  word graph, with the same lengths (Kruskal's, ties broken by the word rows, so
+  that it is unique), is added so that no word is isolated, and any component
+  still apart is joined to its nearest outside word.
 
 ``d_G(x, y)``, the length of the shortest path between two words, is a metric on
 the vocabulary. In a crowded region one unit of ``d_G`` spans a short Euclidean
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.special import logsumexp
 
 __all__ = [
@@ -145,7 +146,13 @@ def build_density_graph(
     directed = weighted(k)
     mutual = directed.minimum(directed.T)  # only edges listed in both directions
     wide = weighted(c)
-    tree = minimum_spanning_tree(wide.maximum(wide.T))
+    wide = sp.triu(wide.maximum(wide.T)).tocoo()
+    from ._graph_search import minimum_spanning_forest
+
+    keep = minimum_spanning_forest(n_words, wide.row, wide.col, wide.data)
+    tree = sp.csr_matrix(
+        (wide.data[keep], (wide.row[keep], wide.col[keep])), shape=(n_words, n_words)
+    )
     graph = mutual.maximum(tree.maximum(tree.T)).tocsr()
     graph = _join_components(graph, vectors, sigma)
     graph.sort_indices()

@@ -106,3 +106,38 @@ def bounded_dijkstra(indptr, indices, lengths, sources, size):
             out_dist,
         )
     return out_rows, out_dist
+
+
+@numba.njit(cache=True, nogil=True)
+def _kruskal(n_nodes, heads, tails, order, keep):
+    parent = np.arange(n_nodes)
+    for e in order:
+        a = heads[e]
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        b = tails[e]
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
+        if a != b:
+            parent[a] = b
+            keep[e] = True
+
+
+def minimum_spanning_forest(n_nodes, heads, tails, lengths):
+    """Kruskal's minimum spanning forest with ties broken by ``(length, head,
+    tail)`` (heads < tails): unlike scipy's, the forest is unique, so the graph
+    metric does not depend on how an implementation orders equal lengths (edges
+    of length exactly 1 are common in the density graph). Returns a mask of the
+    edges kept."""
+    order = np.lexsort((tails, heads, lengths))
+    keep = np.zeros(len(heads), dtype=np.bool_)
+    _kruskal(
+        int(n_nodes),
+        np.ascontiguousarray(heads, dtype=np.int64),
+        np.ascontiguousarray(tails, dtype=np.int64),
+        order.astype(np.int64),
+        keep,
+    )
+    return keep

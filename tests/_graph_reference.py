@@ -35,6 +35,10 @@ def density_graph_edges(vectors, k):
     k = min(k, n - 1)
     c = min(2 * k, n - 1)
     sigma = [d[i, nearest(d, i, k)[-1]] for i in range(n)]
+    # A word with k duplicates has no spacing of its own: the smallest positive
+    # scale stands in (as documented).
+    positive = [s for s in sigma if s > 0]
+    sigma = [max(s, min(positive) if positive else 1.0) for s in sigma]
 
     def length(i, j):
         return max(d[i, j] / max(sigma[i], sigma[j]), 1e-9)
@@ -56,7 +60,8 @@ def density_graph_edges(vectors, k):
             a = parent[a]
         return a
 
-    for (i, j), w in sorted(candidates.items(), key=lambda item: item[1]):
+    # Ties broken by the rows (i < j), as documented: the tree is unique.
+    for (i, j), w in sorted(candidates.items(), key=lambda item: (item[1], *item[0])):
         ri, rj = find(i), find(j)
         if ri != rj:
             parent[ri] = rj
