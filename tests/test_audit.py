@@ -836,18 +836,22 @@ def test_power_cause_1_custext_sets_from_the_declared_parameters(plane_embedding
     assert exact["ratio"].max() == np.inf and sampled["ratio"].max() > 1
 
 
-def test_power_cause_2_diameter_of_the_accounting(plane_embeddings):
-    docs = ["paa pab, pac!", "", None, "pbd qqqzz pab"]
-    correct = DPWordSubstituter(epsilon=0.5, embeddings=plane_embeddings).fit([])
+def test_power_cause_2_diameter_of_the_accounting():
+    """120 words in 2-D: the 64 listed neighbours of a word do not reach the
+    farthest word, so the listed maximum is well below the diameter."""
+    vectors = np.random.default_rng(5).normal(scale=2.0, size=(120, 2)).astype("f4")
+    words = [f"w{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(120)]
+    docs = ["waa wab, wac!", "", None, "wbd qqqzz wab"]
+    correct = DPWordSubstituter(epsilon=0.5, embeddings=(words, vectors)).fit([])
     errors = accounting_errors(correct, docs)
     assert errors.empty
-    diameter, _ = ref.diameter_and_min_distance(plane_embeddings.vectors)
+    diameter, _ = ref.diameter_and_min_distance(vectors)
     assert errors.attrs["diameter"] == pytest.approx(diameter, rel=1e-12)
-    broken = NeighbourDiameterSubstituter(epsilon=0.5, embeddings=plane_embeddings)
+    broken = NeighbourDiameterSubstituter(epsilon=0.5, embeddings=(words, vectors))
     errors = accounting_errors(broken.fit([]), docs)
     assert set(errors["column"]) == {"epsilon_worst_case"}
     assert errors["document"].tolist() == [0, 3]
-    assert (errors["reported"] < errors["expected"]).all()
+    assert (errors["reported"] < 0.9 * errors["expected"]).all()
 
 
 def test_power_cause_3_squared_distance_flagged_where_distances_exceed_one(
