@@ -76,8 +76,8 @@ TARGETS = {
     "sklearn_textdp/mechanisms/_santext.py": ["tests/test_family.py"],
     "sklearn_textdp/mechanisms/_custext.py": ["tests/test_family.py"],
     "sklearn_textdp/mechanisms/_graph_exponential.py": [
-        "tests/test_mechanisms.py",
-        "tests/test_family.py",
+        "tests/test_graph_exponential.py",
+        "tests/test_audit.py",
     ],
     "sklearn_textdp/_base.py": [
         "tests/test_privacy.py",
@@ -525,8 +525,12 @@ def run_tests(root, tests, durations, timeout, stop_first=True):
 
 
 def _text_key(mutant):
-    """``file | source line | operator``: stable across edits elsewhere."""
-    return " | ".join([mutant["file"], mutant["source"], mutant["description"]])
+    """``file | source line | operator | occurrence``: stable across edits
+    elsewhere in the file (occurrence counts equal mutants on equal lines)."""
+    return " | ".join(
+        [mutant["file"], mutant["source"], mutant["description"]]
+        + [f"#{mutant['occurrence']}"]
+    )
 
 
 def load_equivalents():
@@ -534,7 +538,7 @@ def load_equivalents():
     if EQUIVALENTS.exists():
         for line in EQUIVALENTS.read_text().splitlines():
             line = line.strip()
-            if line and not line.startswith("#") and line.count(" | ") >= 3:
+            if line and not line.startswith("#") and line.count(" | ") >= 4:
                 *key, reason = (part.strip() for part in line.split(" | "))
                 reasons[" | ".join(key)] = reason
     return reasons
@@ -558,7 +562,17 @@ def main(argv=None):
     parser.add_argument("--worktree", action="store_true", help="snapshot the tree")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--out", default=None, help="JSON report path")
+    parser.add_argument(
+        "--rescore",
+        nargs="*",
+        help="reports (JSON) to merge and score again with the current reasons",
+    )
     args = parser.parse_args(argv)
+    if args.rescore:
+        results = []
+        for path in args.rescore:
+            results += json.loads(Path(path).read_text())["results"]
+        return report(results, None, args, argv)
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -644,6 +658,16 @@ def main(argv=None):
             flush=True,
         )
 
+    shutil.rmtree(root, ignore_errors=True)
+    return report(results, total, args, argv)
+
+
+def report(results, total, args, argv):
+    """Print the score and the survivors; write the JSON report."""
+    reasons = load_equivalents()
+    for r in results:
+        if not r["killed"]:
+            r["reason"] = reasons.get(_text_key(r), "gap")
     equivalent = [r for r in results if not r["killed"] and r["reason"] != "gap"]
     gaps = [r for r in results if not r["killed"] and r["reason"] == "gap"]
     killed = sum(r["killed"] for r in results)
@@ -666,11 +690,10 @@ def main(argv=None):
         "non-equivalent mutants killed"
     )
     for r in equivalent + gaps:
-        print(f"  survivor {r['id']} [{r['description']}] {r['source']}")
+        print(f"  survivor {_text_key(r)}")
         print(f"      reason: {r['reason']}")
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=1))
-    shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
