@@ -10,12 +10,17 @@ functions here check it from the outside, through the fitted estimator:
   implementation does not keep its promise.
 - :func:`exact_privacy_loss` computes the loss exactly for mechanisms with a closed
   form output law (``mechanism_.output_distribution``).
-- :func:`leaked_words`, :func:`error_channel_words`, :func:`fit_depends_on_data` and
-  :func:`stream_agreement` look for the implementation bugs that break DP without
-  changing any single output law: words missing from the vocabulary passed through
-  in clear, errors raised only for some words, a fitted state (output vocabulary,
-  sensitive set) derived from the private data, and random streams shared between
-  blocks, columns or partitions.
+- :func:`leaked_words`, :func:`error_channel_words`, :func:`fit_depends_on_data`,
+  :func:`stream_agreement`, :func:`decoding_errors` and :func:`accounting_errors`
+  look for the implementation bugs that break DP without changing any single
+  output law: words missing from the vocabulary passed through in clear, errors
+  raised only for some words, a fitted state (output vocabulary, sensitive set)
+  derived from the private data, random streams shared between blocks, columns,
+  partitions or unseeded calls, a decoding shortcut that is rarely wrong, and a
+  reported privacy cost that differs from the audit's own count.
+
+Every claim is computed from the public embedding and the estimator's declared
+parameters by the audit's own code, never from ``mechanism_``.
 
 **Limits** (read them before trusting a green audit):
 
@@ -322,14 +327,20 @@ def _claim(fitted, a, b):
 
 
 def claimed_privacy_loss(substituter, words, others):
-    """The privacy loss the fitted mechanism's guarantee allows for word pairs.
+    """The privacy loss the declared mechanism's guarantee allows for word pairs.
 
-    ``epsilon * d(w, w')`` (Euclidean) for the multivariate Laplace, exponential
-    and truncated Gumbel mechanisms; ``epsilon * d_M(w, w')`` with the regularised
-    Mahalanobis distance for ``mechanism="mahalanobis"``; ``inf`` for the Vickrey
-    mechanisms (not metric DP: the input word is never emitted), for SanText+
-    pairs involving a non-sensitive word and for CusText pairs in different
-    output sets; ``epsilon`` for CusText pairs in the same set.
+    Computed by the audit from the public embedding and the estimator's declared
+    parameters, never from ``mechanism_`` (whose derived attributes are what an
+    audit must not trust): ``epsilon * d(w, w')`` (Euclidean) for the
+    multivariate Laplace, exponential and truncated Gumbel mechanisms;
+    ``epsilon * d_M(w, w')`` with the regularised Mahalanobis distance (the
+    audit's own covariance) for ``mechanism="mahalanobis"``; ``epsilon * d_G``
+    with the density graph rebuilt by the audit for ``truncation="graph"``;
+    ``inf`` for the Vickrey mechanisms (not metric DP: the input word is never
+    emitted), for SanText+ pairs involving a non-sensitive word (the last
+    ``round(sensitive_fraction * |W|)`` rows are sensitive) and for CusText pairs
+    in different output sets (the audit rebuilds the partition); ``epsilon`` for
+    CusText pairs in the same set.
 
     Parameters
     ----------
