@@ -213,19 +213,35 @@ def _partition(vectors, size):
     return set_of
 
 
+def _kruskal(n, heads, tails, lengths):
+    """Minimum spanning forest, ties broken by ``(length, head, tail)``."""
+    parent = list(range(n))
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    kept = []
+    for e in np.lexsort((tails, heads, lengths)):
+        ra, rb = root(int(heads[e])), root(int(tails[e]))
+        if ra != rb:
+            parent[ra] = rb
+            kept.append(e)
+    return np.asarray(kept, dtype=np.int64)
+
+
 def _density_graph_distances(vectors, k, sources):
     """Shortest-path distances of the density graph from ``sources``, rebuilt from
     its definition: edges between mutual ``k``-nearest words plus the minimum
-    spanning tree of the symmetrised ``2k``-nearest-word graph, each of length
-    ``d(x, y) / min(sigma_x, sigma_y)`` (``sigma``: distance to the k-th nearest
-    word, at least the smallest positive one; lengths at least 1e-9); components
-    left apart are joined through their nearest outside word."""
+    spanning tree (Kruskal, ties by length then rows) of the symmetrised
+    ``2k``-nearest-word graph, each of length ``d(x, y) / max(sigma_x, sigma_y)``
+    (``sigma``: distance to the k-th nearest word, at least the smallest positive
+    one; lengths at least 1e-9); components left apart are joined through their
+    nearest outside word."""
     from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import (
-        connected_components,
-        dijkstra,
-        minimum_spanning_tree,
-    )
+    from scipy.sparse.csgraph import connected_components, dijkstra
     from sklearn.neighbors import NearestNeighbors
 
     v = np.asarray(vectors, dtype=np.float64)
@@ -233,33 +249,33 @@ def _density_graph_distances(vectors, k, sources):
     k = min(k, n - 1)
     c = min(max(2 * k, k), n - 1)
     _, idx = NearestNeighbors(n_neighbors=c + 1, algorithm="brute").fit(v).kneighbors(v)
-    idx = np.array([[i] + [j for j in row if j != i][:c] for i, row in enumerate(idx)])
-    idx = idx[:, 1:]
+    idx = np.array([[j for j in row if j != i][:c] for i, row in enumerate(idx)])
     scale = np.linalg.norm(v - v[idx[:, k - 1]], axis=1)
     sigma = np.maximum(scale, scale[scale > 0].min() if (scale > 0).any() else 1.0)
 
     def lengths(i, j):
         d = np.linalg.norm(v[i] - v[j], axis=1)
-        return np.maximum(d / np.minimum(sigma[i], sigma[j]), 1e-9)
+        return np.maximum(d / np.maximum(sigma[i], sigma[j]), 1e-9)
 
-    def symmetric(i, j):
-        pairs = np.unique(np.column_stack([np.minimum(i, j), np.maximum(i, j)]), axis=0)
+    def pairs_of(i, j):
+        return np.unique(np.column_stack([np.minimum(i, j), np.maximum(i, j)]), axis=0)
+
+    def symmetric(pairs):
         lo, hi = pairs[:, 0], pairs[:, 1]
         m = coo_matrix((lengths(lo, hi), (lo, hi)), shape=(n, n)).tocsr()
         return m.maximum(m.T)
 
-    rows = np.repeat(np.arange(n), c)
-    tree = minimum_spanning_tree(symmetric(rows, idx.ravel())).tocoo()
+    wide = pairs_of(np.repeat(np.arange(n), c), idx.ravel())
+    tree = wide[_kruskal(n, wide[:, 0], wide[:, 1], lengths(wide[:, 0], wide[:, 1]))]
     heads = np.repeat(np.arange(n), k).tolist()
     near = set(zip(heads, idx[:, :k].ravel().tolist(), strict=True))
-    mutual = [(i, j) for i, j in near if (j, i) in near]
-    ei = np.array([i for i, _ in mutual] + tree.row.tolist(), dtype=np.int64)
-    ej = np.array([j for _, j in mutual] + tree.col.tolist(), dtype=np.int64)
-    graph = symmetric(ei, ej)
+    mutual = [(i, j) for i, j in near if i < j and (j, i) in near]
+    edges = np.vstack([tree, np.array(mutual, dtype=np.int64).reshape(-1, 2)])
+    graph = symmetric(pairs_of(edges[:, 0], edges[:, 1]))
     n_comp, labels = connected_components(graph, directed=False)
     while n_comp > 1:  # join each smaller component to its nearest outside word
         largest = np.argmax(np.bincount(labels))
-        ei, ej = [], []
+        joins = []
         for comp in range(n_comp):
             if comp == largest:
                 continue
@@ -267,9 +283,9 @@ def _density_graph_distances(vectors, k, sources):
             d = np.linalg.norm(v[members][:, None, :] - v[None, :, :], axis=2)
             d[:, labels == comp] = np.inf
             i, j = np.unravel_index(np.argmin(d), d.shape)
-            ei.append(members[i])
-            ej.append(j)
-        graph = graph.maximum(symmetric(np.array(ei), np.array(ej)))
+            joins.append((members[i], j))
+        joins = np.array(joins, dtype=np.int64)
+        graph = graph.maximum(symmetric(pairs_of(joins[:, 0], joins[:, 1])))
         n_comp, labels = connected_components(graph, directed=False)
     return dijkstra(graph, directed=False, indices=np.asarray(sources))
 

@@ -412,6 +412,7 @@ def test_real_vocabulary_audit_of_noise_mechanisms(glove200, name):
 
 
 DA_CONFIGS = {
+    "graph (d_G)": {"truncation": "graph", "prior": None, "ball_size": 64},
     "knn + kde prior": {"truncation": "knn", "prior": "kde"},
     "knn + knn prior": {"truncation": "knn", "prior": "knn"},
     "radius (TEM)": {"truncation": "radius", "prior": None},
@@ -907,3 +908,47 @@ def test_power_fixed_seed_across_unseeded_calls(plane_embeddings, monkeypatch):
     bad = stream_agreement(sub, "paa", mode="calls", random_state=0)
     assert bad["agreement"] == 1.0 and bad["pvalue"] < 1e-6
     assert sub.random_state is None and "_transform_calls" not in sub.__dict__
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"truncation": "knn", "prior": None},
+        {"truncation": "radius", "prior": None},
+        {"truncation": "partition", "prior": None, "partition_size": 5},
+        {"truncation": None, "prior": None, "sensitive_fraction": 0.5},
+        {"truncation": "graph", "prior": None, "graph_neighbors": 3, "ball_size": 12},
+        "laplace",
+        "mahalanobis",
+    ],
+    ids=["knn", "radius", "partition", "santext+", "graph", "laplace", "mahalanobis"],
+)
+def test_audit_helpers_on_a_40_word_vocabulary(params):
+    """Audits run on the small vocabularies they use, with an explicit small
+    max_neighbors, and every helper agrees with the correct mechanism."""
+    vectors = np.random.default_rng(40).normal(size=(40, 3)).astype("f4")
+    words = [f"v{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(40)]
+    emb = (words, vectors)
+    if isinstance(params, str):
+        sub = DPWordSubstituter(epsilon=2.0, embeddings=emb, mechanism=params)
+    else:
+        sub = DensityAwareSubstituter(
+            epsilon=2.0, embeddings=emb, max_neighbors=8, **params
+        )
+    sub.fit([])
+    assert (
+        empirical_privacy_loss(sub, n_pairs=4, n_samples=2000, random_state=0)[
+            "ratio"
+        ].max()
+        <= 1
+    )
+    if not isinstance(params, str):
+        assert exact_privacy_loss(sub, n_pairs=10, random_state=0)["ratio"].max() <= (
+            1 + 1e-9
+        )
+    assert leaked_words(sub, 20, random_state=0) == []
+    assert error_channel_words(sub, batch_size=16, random_state=0) == []
+    assert fit_depends_on_data(sub, ["vaa vab"], random_state=0)["depends"] is False
+    assert stream_agreement(sub, "vaa", mode="calls", random_state=0)["pvalue"] > 1e-3
+    assert decoding_errors(sub, 2000, random_state=0)["n_wrong"] in (0, None)
+    assert accounting_errors(sub, ["vaa vab", None, "zzq vac"]).empty
