@@ -101,6 +101,8 @@ def clear_caches(keep_graph):
                 and k[0] in ("graph", "vocabulary", "diameter")
             ]
     _cache.clear_cache()
+    if hasattr(_cache, "set_disk_cache"):  # cold means cold: no files either
+        _cache.set_disk_cache(False)
     for namespace, k, v in keep:
         if namespace is None:
             _cache.cached(k, lambda v=v: v)
@@ -135,6 +137,72 @@ def text_rate(est, texts, target_s, max_tokens, repeats):
         lambda: est.transform(docs), repeats=repeats, min_time=3 * target_s
     )
     return n_tokens / dt, n_tokens, docs
+
+
+#: The k-nearest-neighbour family (issue #18, goal 1): raw text in and out.
+TEXT_PATH_SPECS = ("da-graph", "da-knn-kde", "truncated-gumbel", "custext")
+TEXT_PATH_GOAL = 1_000_000
+
+
+def text_path_rates(est, docs, n_tokens, repeats):
+    """Tokens/s of est.transform on ``docs`` with the old (per-document) and the
+    new (per-chunk) text path, alternating, best of ``repeats`` each."""
+    import _legacy_text_path as legacy
+
+    cls = type(est)
+    new = cls._perturb_block
+    best = {"before": np.inf, "after": np.inf}
+    try:
+        for _ in range(repeats):
+            for name, block in (("before", legacy.perturb_block), ("after", new)):
+                cls._perturb_block = block
+                est.transform(docs[:200])  # warm-up
+                t0 = C.now()
+                est.transform(docs)
+                best[name] = min(best[name], C.now() - t0)
+    finally:
+        cls._perturb_block = new
+    return {k: n_tokens / v for k, v in best.items()}
+
+
+_FIT_SCRIPT = """
+import json, sys, time, warnings
+warnings.simplefilter("ignore")
+t0 = time.perf_counter()
+sys.path.insert(0, {bench!r})
+import _mechanisms as M
+from sklearn_textdp import load_embeddings
+emb = load_embeddings({source!r})
+t1 = time.perf_counter()
+est = M.BY_KEY[{key!r}].build({epsilon!r}, emb).fit([])
+t2 = time.perf_counter()
+print(json.dumps({{"load_s": t1 - t0, "fit_s": t2 - t1}}))
+"""
+
+
+def fit_in_new_process(key, epsilon, source, cache_dir):
+    """(seconds to import and load the embedding, seconds to fit) in a fresh
+    Python process whose disk cache is ``cache_dir``."""
+    import json
+    import os
+    import subprocess
+
+    script = _FIT_SCRIPT.format(
+        bench=str(Path(__file__).resolve().parent),
+        source=source,
+        key=key,
+        epsilon=epsilon,
+    )
+    env = {**os.environ, "SKLEARN_TEXTDP_CACHE_DIR": str(cache_dir)}
+    env.pop("SKLEARN_TEXTDP_DISK_CACHE", None)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 class SpeedBench:
@@ -304,6 +372,114 @@ class SpeedBench:
             ],
         )
         self.report.section("Throughput per mechanism", text)
+
+    # -------------------------------------------------------------- text path
+    def run_text_path(self, sizes):
+        """Issue #18 goal 1: the old and the new text path in the same run."""
+        rows = []
+        for size in sizes:
+            emb, _ = self.embeddings_for(size)
+            docs, n_tokens = C.texts_with_tokens(self.sentences, self.max_tokens)
+            for key in TEXT_PATH_SPECS:
+                spec = M.BY_KEY[key]
+                eps, _ = self.epsilon_for(spec, emb)
+                est, err = M.try_fit(spec, eps, emb)
+                if est is None:
+                    print(f"  {key}: {err}", flush=True)
+                    continue
+                rates = text_path_rates(est, docs, n_tokens, self.repeats)
+                ids = C.vocabulary_tokens(docs, est.embeddings_)
+                rng = np.random.default_rng(self.args.seed)
+                mech, _ = rate(
+                    lambda x, est=est, rng=rng: est.mechanism_.sample(x, rng),
+                    ids,
+                    self.target_s,
+                    first=4096,
+                )
+                rows.append(
+                    {
+                        "size": size,
+                        "mechanism": spec.label,
+                        "epsilon": eps,
+                        "tokens": n_tokens,
+                        "before_tokens_per_s": rates["before"],
+                        "after_tokens_per_s": rates["after"],
+                        "speed-up": rates["after"] / rates["before"],
+                        "mechanism_ids_per_s": mech,
+                        "text_share_after": 1 - rates["after"] / mech,
+                        f">= {TEXT_PATH_GOAL:,}": passfail(
+                            rates["after"] >= TEXT_PATH_GOAL
+                        ),
+                    }
+                )
+                print(
+                    f"  {size} {key}: {rates['before']:,.0f} -> "
+                    f"{rates['after']:,.0f} tokens/s (mechanism {mech:,.0f} ids/s)",
+                    flush=True,
+                )
+            del emb
+            gc.collect()
+        self.text_frame = pd.DataFrame(rows)
+        self.report.section(
+            "Text path: raw text in and out, before and after (issue #18, goal 1)",
+            "`transform` on the same raw sentences (MR + SST-2 validation), one "
+            "thread, in the same process: *before* is the per-document path of "
+            "commit d699796 (`benchmarks/_legacy_text_path.py`: one regex split and "
+            "one join per document, every token normalised, looked up and "
+            "case-classified), *after* the chunk path (one regex pass per chunk "
+            "of 2,048 documents, documents told apart by character offsets, one "
+            "join, each distinct word form looked up once, plus the fallback "
+            "lookup keys). Runs alternate, best of "
+            f"{self.repeats}. `text_share_after`: the share of the time not spent "
+            "in `mechanism_.sample` (1 - tokens/s / ids/s; tokens/s counts "
+            "unknown words too, so this is a lower bound).\n\n"
+            + C.markdown_table(self.text_frame),
+        )
+
+    def run_fit_cache(self, sizes):
+        """Issue #18 goal 3: a fit in a fresh process, on an empty disk cache and
+        then on the files the first one wrote."""
+        rows = []
+        for size in sizes:
+            source = None if size == "20k" else "glove-6b-50d"
+            keys = ("da-graph", "laplace") if size == "20k" else ("laplace",)
+            for key in keys:
+                spec = M.BY_KEY[key]
+                eps = DP_EPSILON if spec.family == "noise" else SELECTION_EPSILON
+                with tempfile.TemporaryDirectory() as cache_dir:
+                    first = fit_in_new_process(key, eps, source, cache_dir)
+                    second = fit_in_new_process(key, eps, source, cache_dir)
+                    files = list(Path(cache_dir).glob("*.pkl"))
+                    cache_mb = sum(f.stat().st_size for f in files) / 2**20
+                rows.append(
+                    {
+                        "size": size,
+                        "mechanism": spec.label,
+                        "first_process_fit_s": first["fit_s"],
+                        "second_process_fit_s": second["fit_s"],
+                        "speed-up": first["fit_s"] / second["fit_s"],
+                        "cache_files": len(files),
+                        "cache_mb": cache_mb,
+                        "< 1 s": passfail(second["fit_s"] < 1.0)
+                        if size == "20k"
+                        else "n/a",
+                    }
+                )
+                print(
+                    f"  {size} {key}: fit {first['fit_s']:.2f} s -> "
+                    f"{second['fit_s']:.2f} s from disk",
+                    flush=True,
+                )
+        self.fit_frame = pd.DataFrame(rows)
+        self.report.section(
+            "Fits paid once: the disk cache of public artefacts (issue #18, goal 3)",
+            "Each fit runs in a fresh Python process (wall time of `fit` only, "
+            "after imports and loading the embedding), first on an empty cache "
+            "folder, then on the files the first process wrote (neighbour and "
+            "density graphs, diameters, priors: `sklearn_textdp._cache`). The "
+            "per-epsilon mechanism tables stay in memory only.\n\n"
+            + C.markdown_table(self.fit_frame),
+        )
 
     # -------------------------------------------------------------- eps table
     def run_epsilon_table(self, sizes):
@@ -780,6 +956,12 @@ def main():
         help="skip the 300-dimension comparison with mldp-text",
     )
     parser.add_argument(
+        "--text-path",
+        action="store_true",
+        help="only the before/after text path and disk-cache fit sections "
+        "(issue #18, goals 1 and 3)",
+    )
+    parser.add_argument(
         "--main-only",
         action="store_true",
         help="only the per-mechanism table and mldp-text (no epsilon table, "
@@ -795,6 +977,14 @@ def main():
     C.quiet_warnings()
     warnings.simplefilter("ignore", UserWarning)
     bench = SpeedBench(args)
+    if args.text_path:
+        with C.pinned_threads(args.threads):
+            print("== text path", flush=True)
+            bench.run_text_path(sizes)
+            print("== fits from the disk cache", flush=True)
+            bench.run_fit_cache(sizes)
+        bench.report.write("speed_text_path")
+        return
     with C.pinned_threads(args.threads):
         print("== main table", flush=True)
         bench.run_main(sizes, specs, specs_400k)

@@ -26,11 +26,11 @@ from ._text import (
     apply_case,
     case_patterns,
     fallback_keys,
+    inflection_table,
     is_word,
     normalize_words,
     rebuild_chunk,
     split_chunk,
-    stem_keys,
 )
 from .privacy import EPSILON, document_privacy_cost, warn_user
 from .utils._random import block_rng, root_seed_sequence
@@ -370,8 +370,8 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 for docs, i in blocks
             )
         out = _Texts(doc for block in results for doc in block)
-        out.n_words = sum(block.n_words for block in results)
-        out.n_unknown = sum(block.n_unknown for block in results)
+        out.n_words = sum(getattr(block, "n_words", 0) for block in results)
+        out.n_unknown = sum(getattr(block, "n_unknown", 0) for block in results)
         return out
 
     def _lookup(self, batch, case=False):
@@ -393,10 +393,9 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             second = fallback_keys(keys[missing])
             found = self.embeddings_.index_of(second)
             left = np.flatnonzero(found < 0)
-            for stems in stem_keys(second[left]) if len(left) else ():
-                hit = self.embeddings_.index_of(stems)  # inflection stripped
-                newly = (found[left] < 0) & (hit >= 0)
-                found[left[newly]] = hit[newly]
+            if len(left):  # an inflected form of a vocabulary word
+                table = _inflections(self.embeddings_)
+                found[left] = [table.get(key, -1) for key in second[left]]
             rows[missing] = found
         rows = rows[codes]
         if self.keep_words_:
@@ -428,7 +427,18 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         cut_at = None
         if self.max_document_epsilon is not None:
             cut_at = self._apply_budget(chunk, perturbed)
-        out = _Texts(rebuild_chunk(chunk, new_words, cut_at))
+        lengths = None
+        if len(perturbed):
+            lengths = chunk.word_lengths.copy()
+            # lengths of the vocabulary words; case changes keep them for ASCII
+            vocabulary_lengths = _word_lengths(self.embeddings_)
+            lengths[perturbed] = vocabulary_lengths[chosen]
+            redo = unknown
+            if (vocabulary_lengths < 0).any():  # non-ASCII words: measure them
+                redo = np.concatenate([redo, perturbed[vocabulary_lengths[chosen] < 0]])
+            if len(redo):
+                lengths[redo] = [len(w) for w in new_words[redo]]
+        out = _Texts(rebuild_chunk(chunk, new_words, cut_at, lengths))
         out.n_words, out.n_unknown = len(words), len(unknown)
         return out
 
@@ -647,6 +657,29 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         tags.requires_fit = True
         tags.target_tags.required = False
         return tags
+
+
+def _inflections(embeddings):
+    """:func:`~sklearn_textdp._text.inflection_table` of a vocabulary (memory
+    only: it holds words)."""
+    return cached(
+        ("vocabulary-inflections", embeddings.fingerprint),
+        lambda: inflection_table(embeddings.words),
+    )
+
+
+def _word_lengths(embeddings):
+    """``len`` of each vocabulary word, -1 for the non-ASCII ones (whose length
+    may change with their case: "ß".upper() is "SS")."""
+
+    def compute():
+        words = embeddings.words
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        ascii_words = np.fromiter(map(str.isascii, words), bool, count=len(words))
+        lengths[~ascii_words] = -1
+        return lengths
+
+    return cached(("vocabulary-lengths", embeddings.fingerprint), compute)
 
 
 class _Texts(list):

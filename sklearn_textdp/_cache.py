@@ -53,7 +53,9 @@ _DISK_NAMESPACES = frozenset({"artefacts"})
 #: themselves, which a user's own embedding may not want copied into a cache
 #: folder (graphs, diameters and priors hold numbers only), and it is quick to
 #: rebuild.
-_MEMORY_ONLY_TAGS = frozenset({"vocabulary"})
+_MEMORY_ONLY_TAGS = frozenset(
+    {"vocabulary", "vocabulary-lengths", "vocabulary-inflections"}
+)
 #: Bump when the meaning of a cached value changes (a new graph construction, a
 #: new field): files of another format are ignored.
 _FORMAT = 1

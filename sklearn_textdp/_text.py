@@ -35,7 +35,7 @@ __all__ = [
     "case_patterns",
     "apply_case",
     "fallback_keys",
-    "stem_keys",
+    "inflection_table",
     "WORD_PATTERN",
 ]
 
@@ -229,10 +229,8 @@ def split_chunk(docs):
     >>> rebuild_chunk(chunk, ["Hi", "you", "more"])
     ['Hi, you!', '', 'more']
     """
-    pieces = _split_joined(docs)
-    piece_ends = np.cumsum(_lengths(pieces))
-    word_lengths = np.diff(piece_ends)[0::2]  # pieces 1, 3, 5, ...: the words
-    word_starts = piece_ends[0:-1:2]  # a word starts where the gap before it ends
+    text, pieces = _split_joined(docs)
+    word_starts, word_lengths = _word_spans(text)
     doc_lengths = _lengths(docs)
     doc_starts = np.zeros(len(docs), dtype=np.int64)
     np.cumsum(doc_lengths[:-1] + len(_DOC_SEP), out=doc_starts[1:])
@@ -248,11 +246,10 @@ def _split_joined(docs):
     """Pieces of the documents joined by ``_DOC_SEP``: runs of ASCII documents are
     split with the ASCII pattern (3x faster than the Unicode one on them), the
     others with the Unicode pattern; the gaps where runs meet are merged."""
-    if not docs:
-        return [""]
+    text = _DOC_SEP.join(docs)
+    if text.isascii():
+        return text, _ASCII_WORD_SPLITTER.split(text)
     ascii_docs = np.fromiter(map(str.isascii, docs), dtype=bool, count=len(docs))
-    if ascii_docs.all():
-        return _ASCII_WORD_SPLITTER.split(_DOC_SEP.join(docs))
     bounds = [0, *(np.flatnonzero(np.diff(ascii_docs)) + 1).tolist(), len(docs)]
     pieces = None
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
@@ -263,10 +260,58 @@ def _split_joined(docs):
         else:
             pieces[-1] = pieces[-1] + _DOC_SEP + run[0]
             pieces.extend(run[1:])
-    return pieces
+    return text, pieces
 
 
-def rebuild_chunk(chunk, new_words, cut_at=None):
+_ASCII_LETTER = np.zeros(128, dtype=np.int8)
+_ASCII_LETTER[
+    [ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+] = 1
+_MARK_MATCHER = re.compile("[" + _MARKS + "]")
+_LETTER_MATCHER = re.compile(r"[^\W\d_]")
+
+
+def _char_class(char):
+    """1 for a word character of the pattern, 2 for a combining mark, else 0."""
+    if _LETTER_MATCHER.match(char):
+        return 1
+    return 2 if _MARK_MATCHER.match(char) else 0
+
+
+def _edges(mask):
+    """Starts and stops of the runs of True in the int8 array ``mask``."""
+    edges = np.flatnonzero(np.diff(mask, prepend=np.int8(0), append=np.int8(0)))
+    return edges[0::2], edges[1::2]
+
+
+def _word_spans(text):
+    """Offsets and lengths of the words of ``text``, computed on its code points
+    with numpy (the regex split gives the same words: a word runs from the first
+    letter of a run of letters and combining marks to the end of that run)."""
+    if text.isascii():
+        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        starts, stops = _edges(_ASCII_LETTER[codes])
+        return starts, stops - starts
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    classes = np.zeros(len(codes), dtype=np.int8)
+    low = codes < 128
+    classes[low] = _ASCII_LETTER[codes[low]]
+    high = np.flatnonzero(~low)
+    distinct, inverse = np.unique(codes[high], return_inverse=True)
+    table = np.array([_char_class(chr(c)) for c in distinct.tolist()], np.int8)
+    classes[high] = table[inverse]
+    run_starts, run_stops = _edges((classes > 0).view(np.int8))
+    letters = np.flatnonzero(classes == 1)
+    first = np.searchsorted(letters, run_starts)  # first letter at or after
+    found = first < len(letters)
+    first_letter = np.full(len(run_starts), np.iinfo(np.int64).max)
+    first_letter[found] = letters[first[found]]
+    has_word = first_letter < run_stops
+    starts = first_letter[has_word]
+    return starts, run_stops[has_word] - starts
+
+
+def rebuild_chunk(chunk, new_words, cut_at=None, new_lengths=None):
     """The documents of ``chunk`` with its words replaced by ``new_words``.
 
     Parameters
@@ -276,6 +321,8 @@ def rebuild_chunk(chunk, new_words, cut_at=None):
     cut_at : ndarray of int64, shape (n_docs,), default=None
         Per document, the index of a word where the document is cut (that word and
         everything after it are dropped), or -1 to keep it whole.
+    new_lengths : ndarray of int64, shape (n_words,), default=None
+        ``len`` of each new word, when the caller knows them.
 
     Returns
     -------
@@ -287,7 +334,9 @@ def rebuild_chunk(chunk, new_words, cut_at=None):
     text = "".join(pieces)
     # shift[i]: how much longer the text is before word i (shift[-1]: in total)
     shift = np.zeros(len(new_words) + 1, dtype=np.int64)
-    np.cumsum(_lengths(new_words) - chunk.word_lengths, out=shift[1:])
+    if new_lengths is None:
+        new_lengths = _lengths(new_words)
+    np.cumsum(new_lengths - chunk.word_lengths, out=shift[1:])
     first_word = np.searchsorted(chunk.word_docs, np.arange(chunk.n_docs + 1))
     starts = chunk.doc_starts + shift[first_word[:-1]]
     stops = chunk.doc_starts + chunk.doc_lengths + shift[first_word[1:]]
@@ -416,15 +465,14 @@ _ALIASES = {
 }  # fmt: skip
 
 
-def _fold_accents(keys):
-    """``keys`` without their combining marks (NFKD, marks dropped, NFC): "café"
-    -> "cafe"; ASCII keys are returned as they are."""
-    joined = _SEP.join(keys)
-    if joined.isascii():
-        return list(keys)
-    decomposed = unicodedata.normalize("NFKD", joined)
+def _fold_accents(key):
+    """``key`` without its combining marks (NFKD, marks dropped, NFC): "café"
+    -> "cafe"."""
+    if key.isascii():
+        return key
+    decomposed = unicodedata.normalize("NFKD", key)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", stripped).split(_SEP)
+    return unicodedata.normalize("NFC", stripped)
 
 
 #: Inflection endings stripped, in order, when a word and its alias are both
@@ -457,29 +505,40 @@ def fallback_keys(keys):
     >>> fallback_keys(np.array(["café", "ve", "txt", "zzz", "naïve"], dtype=object))
     array(['cafe', 'have', 'text', 'zzz', 'naive'], dtype=object)
     """
-    folded = _fold_accents(keys)
-    out = np.empty(len(folded), dtype=object)
-    out[:] = [_ALIASES.get(key, key) for key in folded]
+    out = np.empty(len(keys), dtype=object)
+    out[:] = [_ALIASES.get(key, key) for key in map(_fold_accents, keys)]
     return out
 
 
-def stem_keys(keys):
-    """Candidate stems of ``keys`` (after :func:`fallback_keys`), in order: one
-    array per ending of ``_SUFFIXES``, the key itself where it does not apply.
+#: Inflected forms are generated for this many vocabulary words at most (the
+#: first rows: the most frequent words of frequency-ordered embeddings).
+INFLECTED_WORDS = 60_000
+
+
+def inflection_table(words, max_words=INFLECTED_WORDS):
+    """Lookup of inflected forms: ``{form: row}`` for the forms of the first
+    ``max_words`` vocabulary ``words`` built by the rules of ``_SUFFIXES``
+    ("ringtone" -> "ringtones", "like" -> "liked", "box" -> "boxes"), forms that
+    are vocabulary words themselves excluded. A form two rules give maps to the
+    word of the earlier rule ("cares": "care", not "car").
 
     Examples
     --------
-    >>> [c[0] for c in stem_keys(np.array(["ringtones"], dtype=object))][:3]
-    ['ringtones', 'ringtone', 'rington']
+    >>> table = inflection_table(np.array(["care", "car", "like"], dtype=object))
+    >>> table["cares"], table["liked"], table["cars"]
+    (0, 2, 1)
     """
-    out = []
-    for ending, replacement, shortest in _SUFFIXES:
-        candidates = np.empty(len(keys), dtype=object)
-        candidates[:] = [
-            key[: -len(ending)] + replacement
-            if key.endswith(ending) and len(key) - len(ending) >= shortest
-            else key
-            for key in keys
-        ]
-        out.append(candidates)
-    return out
+    words = list(words[:max_words])
+    vocabulary = set(words)
+    table = {}
+    for ending, replacement, shortest in reversed(_SUFFIXES):  # earlier rules win
+        size = len(replacement)
+        for row, word in enumerate(words):
+            if not word.endswith(replacement):
+                continue
+            stem = word[: len(word) - size]
+            if len(stem) >= shortest:
+                table[stem + ending] = row
+    for word in vocabulary.intersection(table):
+        del table[word]
+    return table
