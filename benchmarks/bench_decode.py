@@ -72,20 +72,25 @@ def mechanisms(vectors, n_jobs):
 
 
 def gemm_timer(vectors):
-    """A plain float32 product of the decoder's chunk shape: a function timing one
-    product on ``threads`` BLAS threads, giving (wall, CPU) seconds; and its rows."""
+    """Plain float32 products of the decoder's shapes (a chunk of queries, dim + 1
+    columns, times each tile of the vocabulary): a function timing them on
+    ``threads`` BLAS threads, giving (wall, CPU) seconds; and the chunk's rows."""
     n_words = len(vectors)
-    rows = max(1, min(_decode._MAX_CHUNK_ROWS, _decode._SCORE_BUDGET // n_words))
+    rows = _decode._QUERY_BLOCK
     rng = np.random.default_rng(0)
-    table = np.ascontiguousarray(
-        rng.standard_normal((vectors.shape[1] + 1, n_words)).astype(np.float32)
-    )
+    tiles = [
+        rng.standard_normal(
+            (vectors.shape[1] + 1, min(_decode._TILE_WORDS, n_words - s))
+        ).astype(np.float32)
+        for s in range(0, n_words, _decode._TILE_WORDS)
+    ]
     query = rng.standard_normal((rows, vectors.shape[1] + 1)).astype(np.float32)
 
     def once(threads):
         with pinned_threads(threads):
             wall, cpu = time.perf_counter(), time.process_time()
-            query @ table
+            for tile in tiles:
+                query @ tile
             return time.perf_counter() - wall, time.process_time() - cpu
 
     return once, rows
@@ -184,8 +189,9 @@ def run_size(size, emb, args, report):
         f"{size} words ({len(vectors):,}), epsilon {EPSILON:g}, {n_tokens:,} tokens",
         markdown_table(frame)
         + "\n\n"
-        + f"- GEMM of the decoder's shape ({gemm_rows} x {vectors.shape[1] + 1} @ "
-        f"{vectors.shape[1] + 1} x {len(vectors):,}), same loop: 1 thread "
+        + f"- GEMM of the decoder's shapes ({gemm_rows} x {vectors.shape[1] + 1} @ "
+        f"{vectors.shape[1] + 1} x {_decode._TILE_WORDS} per tile, "
+        f"{len(vectors):,} words), same loop: 1 thread "
         f"{fmt(gemm_rate[1])} rows/s ({fmt(gemm_rate[1] * flop_per_row / 1e9)} "
         f"GFLOP/s), 2 threads {fmt(gemm_rate[2])} rows/s "
         f"({fmt(gemm_rate[2] * flop_per_row / 1e9)} GFLOP/s); per CPU-second: "

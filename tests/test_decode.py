@@ -82,7 +82,7 @@ def test_threads_do_not_change_the_output(glove20k, seed, monkeypatch):
     from sklearn_textdp.mechanisms import _decode
 
     emb, graph = glove20k
-    monkeypatch.setattr(_decode, "_SCORE_BUDGET", 64 * len(emb))  # 64-row chunks
+    monkeypatch.setattr(_decode, "_QUERY_BLOCK", 64)  # 64-row chunks
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, len(emb), size=700)
     noisy = emb.vectors[ids].astype(np.float64) + sample_laplace_noise(
