@@ -102,6 +102,7 @@ SUBSTITUTERS = {
     "gumbel": lambda emb, rs: DensityAwareSubstituter(
         epsilon=60.0,
         embeddings=emb,
+        truncation="knn",
         selection="gumbel",
         prior=None,
         max_neighbors=16,
