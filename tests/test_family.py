@@ -144,6 +144,9 @@ def test_santext_is_the_exponential_mechanism_over_the_public_vocabulary(
     expected = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
     for source in (2, 19):
         np.testing.assert_allclose(law_of(sub, source), expected[source], atol=1e-12)
+    # Power: the score not halved is rejected from these 60,000 draws.
+    doubled = ref.exponential_law(dist[19], 4.0)
+    assert ref.chi_square_power(expected[19], doubled, 60_000) > 0.999
     draws = sub.mechanism_.sample(np.full(60_000, 19), np.random.default_rng(seed))
     assert chi_square_pvalue(draws, np.arange(30), expected[19]) > ALPHA
 
@@ -162,11 +165,18 @@ def test_santext_plus_law_and_sensitive_split(plane_embeddings, seed):
     # slip): from the declared fraction, not from the fitted mechanism.
     sensitive = ref.sensitive_rows(30, 0.3)
     assert sensitive.sum() == 9 and sensitive[-9:].all()
+    vectors = plane_embeddings.vectors
     for source in (0, 29):
-        expected = ref.santext_plus_law(
-            plane_embeddings.vectors, source, sensitive, 1.5, 0.25
-        )
+        expected = ref.santext_plus_law(vectors, source, sensitive, 1.5, 0.25)
         np.testing.assert_allclose(law_of(sub, source), expected, atol=1e-12)
+        # Power: the sensitive set one word too large (the reference code's slip)
+        # and, for a public word, p and 1 - p swapped, are rejected at 60,000.
+        slip = ref.sensitive_rows(30, 10 / 30)
+        broken = [ref.santext_plus_law(vectors, source, slip, 1.5, 0.25)]
+        if not sensitive[source]:
+            broken.append(ref.santext_plus_law(vectors, source, sensitive, 1.5, 0.75))
+        for other in broken:
+            assert ref.chi_square_power(expected, other, 60_000) > 0.999
         draws = sub.mechanism_.sample(
             np.full(60_000, source), np.random.default_rng([seed, source])
         )
@@ -246,7 +256,11 @@ def test_custext_law_within_a_set_and_its_pure_privacy(plane_embeddings, seed):
         if len(group) > 1:  # epsilon-DP (not metric) between members of a set
             assert np.log(laws[:, None, :] / laws[None, :, :]).max() <= eps + 1e-9
     source = sets[0][0]
-    law = law_of(sub, source)
+    law = np.zeros(30)
+    law[sets[0]] = custext_law(vectors, sets[0], source, eps)
+    doubled = np.zeros(30)
+    doubled[sets[0]] = custext_law(vectors, sets[0], source, 2 * eps)
+    assert ref.chi_square_power(law, doubled, 60_000) > 0.999  # power shown
     draws = sub.mechanism_.sample(np.full(60_000, source), np.random.default_rng(seed))
     assert chi_square_pvalue(draws, np.arange(30), law) > ALPHA
 

@@ -72,7 +72,11 @@ def test_truncated_poisson_is_never_zero_and_follows_its_law(seed):
     rng = np.random.default_rng(seed)
     k = sample_truncated_poisson(math.log(20000), 64, 200_000, rng)
     assert k.min() >= 1 and k.max() <= 64
-    pmf = truncated_poisson_pmf(math.log(20000), 64)
+    pmf = ref.truncated_poisson_pmf(math.log(20000), 64)
+    # Power: a mean of log10|W| (4.3) for ln|W| (9.9) is far; ln|W| + 0.1 (TV 0.03)
+    # is detected from ~20,000 draws; the test draws 200,000.
+    near = ref.truncated_poisson_pmf(math.log(20000) + 0.1, 64)
+    assert ref.chi_square_power(pmf, near, 200_000) > 0.999
     assert chi_square_pvalue(k, np.arange(1, 65), pmf) > ALPHA
     k_small = sample_truncated_poisson(0.01, 3, 10_000, rng)  # Poisson mass at 0
     assert k_small.min() == 1
@@ -290,8 +294,12 @@ def test_truncated_exponential_samples_follow_the_law(
     mech = TruncatedExponential(
         graph, epsilon=1.5, n_words=30, log_prior=lp, poisson_mean=2.5, max_neighbors=6
     )
+    vectors = plane_embeddings.vectors
     for source in (0, 17):
-        law = mech.output_law(source, 30)
+        law = ref.knn_exponential_law(vectors, source, 1.5, 2.5, 6, lp)
+        # Power: the score not halved (epsilon for epsilon / 2) is rejected.
+        doubled = ref.knn_exponential_law(vectors, source, 3.0, 2.5, 6, lp)
+        assert ref.chi_square_power(law, doubled, 100_000) > 0.999
         draws = mech.sample(
             np.full(100_000, source), np.random.default_rng([seed, source])
         )
@@ -359,8 +367,11 @@ def test_full_exponential_law_sampling_and_privacy(plane_embeddings, gamma, seed
     ids = np.repeat([3, 11, 29], 60_000)
     draws = mech.sample(ids, np.random.default_rng(seed))
     for source in (3, 11, 29):
+        doubled = ref.exponential_law(np.minimum(d[source], gamma), 2.0, lp)
+        assert ref.chi_square_power(expected[source], doubled, 60_000) > 0.999
         assert (
-            chi_square_pvalue(draws[ids == source], np.arange(30), laws[source]) > ALPHA
+            chi_square_pvalue(draws[ids == source], np.arange(30), expected[source])
+            > ALPHA
         )
 
 
