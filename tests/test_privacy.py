@@ -105,8 +105,12 @@ def test_metropolis_acceptance_rate_is_reported():
 
 def test_truncated_gumbel_states_its_smallest_valid_epsilon():
     with pytest.raises(ValueError, match=r"needs epsilon > 70\.\d\d"):
-        DensityAwareSubstituter(epsilon=20, selection="gumbel", prior=None).fit([])
-    sub = DensityAwareSubstituter(epsilon=80, selection="gumbel", prior=None).fit([])
+        DensityAwareSubstituter(
+            epsilon=20, selection="gumbel", truncation="knn", prior=None
+        ).fit([])
+    sub = DensityAwareSubstituter(
+        epsilon=80, selection="gumbel", truncation="knn", prior=None
+    ).fit([])
     assert sub.alpha_ > 0 and sub.gumbel_scale_ > 0
     assert sub.graph_.min_distance == pytest.approx(0.3514, abs=1e-3)
     assert sub.graph_.max_distance == pytest.approx(18.74, abs=0.01)
