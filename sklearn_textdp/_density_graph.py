@@ -46,6 +46,8 @@ __all__ = [
 #: density benchmark); the k-NN density itself would be r^-50.
 SCALE_PRIOR_EXPONENT = 4.0
 
+#: Float64 elements of a block of edge vectors (bounds the memory of the build).
+_BLOCK_ELEMENTS = 4 * 1024 * 1024
 #: Smallest edge length: duplicate vectors would give 0, which scipy's sparse
 #: graphs treat as a missing edge. 1e-9 of the local scale is far below any real
 #: spacing and keeps d_G a metric (positive between distinct words).
@@ -123,13 +125,20 @@ def build_density_graph(
     width = knn_indices.shape[1] - 1
     k = int(min(n_neighbors, width))
     c = int(min(max(connect_neighbors, k), width))
-    vectors = np.asarray(vectors, dtype=np.float64)
+    vectors = np.asarray(vectors)
     rows = np.repeat(np.arange(n_words), c)
     cols = knn_indices[:, 1 : c + 1].ravel().astype(np.int64)
     # Lengths in float64 from the vectors (the lists store float32 distances):
     # the metric is then reproducible by any float64 reference computation.
-    diff = vectors[rows] - vectors[cols]
-    euclid = np.sqrt(np.einsum("ij,ij->i", diff, diff)).reshape(n_words, c)
+    # Blocks of words bound the memory (~50 MB at any vocabulary size).
+    euclid = np.empty(n_words * c)
+    step = max(1, _BLOCK_ELEMENTS // (c * max(1, vectors.shape[1])))
+    for start in range(0, n_words * c, step * c):
+        stop = min(n_words * c, start + step * c)
+        diff = vectors[rows[start:stop]].astype(np.float64)
+        diff -= vectors[cols[start:stop]]
+        euclid[start:stop] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    euclid = euclid.reshape(n_words, c)
     sigma = euclid[:, k - 1].copy()
     positive = sigma[sigma > 0]
     # Words with k exact duplicates have no spacing of their own: the smallest
@@ -171,10 +180,12 @@ def _join_components(graph, vectors, sigma):
     rounds over the small components only; rare: the spanning tree of the wide
     list graph is almost always connected)."""
     n_comp, labels = connected_components(graph, directed=False)
+    if n_comp > 1:
+        vectors = np.asarray(vectors, dtype=np.float64)
+        squared = np.einsum("ij,ij->i", vectors, vectors)
     while n_comp > 1:
         largest = np.argmax(np.bincount(labels))
         rows, cols, lengths = [], [], []
-        squared = np.einsum("ij,ij->i", vectors, vectors)
         for comp in range(n_comp):
             if comp == largest:
                 continue
@@ -189,7 +200,7 @@ def _join_components(graph, vectors, sigma):
             a, b = members[i], j
             rows.append(a)
             cols.append(b)
-            dist = np.sqrt(max(d2[i, j], 0.0))
+            dist = float(np.linalg.norm(vectors[a] - vectors[b]))
             lengths.append(max(dist / max(sigma[a], sigma[b]), _MIN_EDGE))
         extra = sp.csr_matrix((lengths, (rows, cols)), shape=graph.shape)
         graph = graph.maximum(extra.maximum(extra.T)).tocsr()
