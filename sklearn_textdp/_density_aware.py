@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from ._array_api import check_device
 from ._base import BaseSubstituter
 from ._cache import cached
 from ._density_graph import build_density_graph, graph_balls, scale_log_prior
@@ -253,12 +254,12 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
     >>> from sklearn_textdp import DensityAwareSubstituter
     >>> sub = DensityAwareSubstituter(epsilon=5, random_state=0)
     >>> sub.fit_transform(["The doctor said the movie was great!"])
-    ['The nurse said which film was great!']
+    ['The nurse said part film later great!']
     >>> sub.mechanism_.name
     'graph-exponential'
     >>> round(float(sub.mechanism_.distance(sub.embeddings_.index_of(["movie"]),
     ...                                     sub.embeddings_.index_of(["film"]))[0]), 2)
-    0.74
+    0.73
     """
 
     _parameter_constraints = {
@@ -358,6 +359,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         self.store_embeddings_in_pickle = store_embeddings_in_pickle
 
     def _check_params(self):
+        check_device(self.device)  # even where the mechanism runs on the CPU
         if self.truncation == "graph" and (
             self.selection != "exponential"
             or self.sampler != "exact"

@@ -242,3 +242,8 @@ def test_configurations_that_do_not_apply_raise(small):
     ):
         with pytest.raises(ValueError, match="truncation='graph'"):
             DensityAwareSubstituter(embeddings=small, **params).fit([])
+
+
+def test_unknown_device_is_refused_even_on_the_cpu_path(small):
+    with pytest.raises(ValueError, match="device must be"):
+        DensityAwareSubstituter(embeddings=small, device="abacus").fit([])
