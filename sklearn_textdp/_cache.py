@@ -54,7 +54,7 @@ _DISK_NAMESPACES = frozenset({"artefacts"})
 #: folder (graphs, diameters and priors hold numbers only), and it is quick to
 #: rebuild.
 _MEMORY_ONLY_TAGS = frozenset(
-    {"vocabulary", "vocabulary-lengths", "vocabulary-inflections"}
+    {"vocabulary", "vocabulary-dict", "vocabulary-lengths", "vocabulary-inflections"}
 )
 #: Bump when the meaning of a cached value changes (a new graph construction, a
 #: new field): files of another format are ignored.

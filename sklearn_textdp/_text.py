@@ -378,8 +378,14 @@ def case_patterns(words):
     patterns = np.full(len(words), TITLE, dtype=np.int8)
     if len(words) == 0:
         return patterns
-    is_lower = words == _map_joined(words, str.lower)
-    is_upper = words == _map_joined(words, str.upper)
+    joined = _SEP.join(words)
+    if joined.isascii() and joined.replace(_SEP, "").isalpha():  # all cased
+        n = len(words)
+        is_lower = np.fromiter(map(str.islower, words), dtype=bool, count=n)
+        is_upper = np.fromiter(map(str.isupper, words), dtype=bool, count=n)
+    else:
+        is_lower = words == _map_joined(words, str.lower)
+        is_upper = words == _map_joined(words, str.upper)
     long_enough = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) > 1
     patterns[is_lower] = LOWER
     patterns[is_upper & ~is_lower & long_enough] = UPPER
