@@ -788,7 +788,9 @@ class UnprovenShortListDecoder:
         if sources is None or k != 1 or exclude_source:
             return out, proven
         listed = self.graph.indices[sources]
-        dist = np.sqrt(((self.vectors[listed] - noisy[:, None, :]) ** 2).sum(axis=2))
+        squared = (self.vectors**2).sum(axis=1)[None, :] - 2.0 * noisy @ self.vectors.T
+        squared += (noisy**2).sum(axis=1)[:, None]
+        dist = np.sqrt(np.clip(np.take_along_axis(squared, listed, axis=1), 0, None))
         best = dist.argmin(axis=1)
         radius = self.graph.distances[sources, -1]
         noise = np.linalg.norm(noisy - self.vectors[sources], axis=1)
