@@ -281,3 +281,28 @@ def test_family_members_run_end_to_end_on_text(params, seed):
     assert out[0].count(",") == 1 and out[0].endswith("!")
     assert "guarantee" not in sub.mechanism_.guarantee.lower() or True
     assert isinstance(sub.mechanism_.guarantee, str) and sub.mechanism_.guarantee
+
+
+def test_custext_partition_equals_the_reference_on_random_vocabularies():
+    """The partition with and without the neighbour lists, against the reference
+    greedy loop, over many sizes (the full-search fallback is exercised whenever
+    a founder's list holds fewer free words than the set size)."""
+    from sklearn_textdp import build_neighbor_graph
+    from sklearn_textdp.mechanisms import CusText, partition_vocabulary
+
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        n, size = int(rng.integers(5, 80)), int(rng.integers(2, 12))
+        vectors = rng.normal(size=(n, 3))
+        expected, _ = ref.custext_partition(vectors, size)
+        graph = build_neighbor_graph(
+            vectors, int(rng.integers(1, n)), algorithm="exact"
+        )
+        for g in (None, graph):
+            got, members = partition_vocabulary(vectors, size, g)
+            np.testing.assert_array_equal(got, expected)
+            assert members.shape == (expected.max() + 1, size)
+    # The mechanism's own default K is the paper's 20.
+    vectors = np.random.default_rng(0).normal(size=(50, 3))
+    sets = CusText(vectors, epsilon=1.0).set_of_word
+    np.testing.assert_array_equal(sets, ref.custext_partition(vectors, 20)[0])
