@@ -159,3 +159,47 @@ def test_more_words_are_found_and_none_passes_through():
     assert sub.unknown_share_ == 0.0
     del sub.unknown_share_
     assert not hasattr(sub, "unknown_share_")
+
+
+def _per_document_block(sub, docs, rng):
+    """The text path before the chunk tokenizer: per document, every token."""
+    batch = tokenize(docs)
+    words = batch.words
+    rows = sub.embeddings_.index_of(normalize_words(words))
+    perturbed, unknown = np.flatnonzero(rows >= 0), np.flatnonzero(rows < 0)
+    new_words = words.copy()
+    chosen = sub.mechanism_.sample(rows[perturbed], rng)
+    new_words[perturbed] = apply_case(
+        sub.embeddings_.words[chosen], case_patterns(words[perturbed])
+    )
+    new_words[unknown] = sub.placeholder
+    pieces = batch.pieces.copy()
+    pieces[batch.word_positions] = new_words
+    return detokenize(batch, pieces)
+
+
+def test_the_chunk_path_gives_the_per_document_path_outputs_under_a_seed():
+    """Same seed, same outputs as before, for texts without fallback words."""
+    import warnings
+
+    from sklearn_textdp import DPWordSubstituter
+    from sklearn_textdp._base import BaseSubstituter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sub = DPWordSubstituter(epsilon=10, random_state=5).fit([])
+    docs = [
+        "The MOVIE was good, really good!",
+        "",
+        "Zzqxv and Qqzzv: 42 times\u2026 fine",
+        "\u05e9\u05dc\u05d5\u05dd the world, qx\u0301zv x",
+        "  \n\t",
+    ] * 300
+    new = sub.transform(docs)
+    chunked = BaseSubstituter._perturb_block
+    try:
+        BaseSubstituter._perturb_block = _per_document_block
+        old = sub.transform(docs)
+    finally:
+        BaseSubstituter._perturb_block = chunked
+    assert new == old
