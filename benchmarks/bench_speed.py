@@ -472,6 +472,8 @@ class SpeedBench:
                     flush=True,
                 )
         self.fit_frame = pd.DataFrame(rows)
+        if not rows:
+            return
         self.report.section(
             "Fits paid once: the disk cache of public artefacts (issue #18, goal 3)",
             "Each fit runs in a fresh Python process (wall time of `fit` only, "
