@@ -357,17 +357,19 @@ def test_metric_privacy_check_catches_broken_exponential_mechanisms(plane_embedd
 def test_full_exponential_law_sampling_and_privacy(plane_embeddings, gamma, seed):
     vectors = plane_embeddings.vectors
     lp = random_log_prior(30, 4)
-    mech = FullExponential(vectors, epsilon=1.0, log_prior=lp, gamma=gamma)
+    # epsilon = 1.5, not 1: at 1, epsilon * x and x / epsilon cannot be told apart.
+    mech = FullExponential(vectors, epsilon=1.5, log_prior=lp, gamma=gamma)
     d = pairwise(vectors)
-    score = -0.5 * np.minimum(d, gamma) + lp
+    score = -0.75 * np.minimum(d, gamma) + lp
     expected = np.exp(score - logsumexp(score, axis=1, keepdims=True))
     laws = np.array([mech.output_distribution(s)[1] for s in range(30)])
+    assert all(mech.output_distribution(s)[2] == 0.0 for s in (0, 29))  # no rest
     np.testing.assert_allclose(laws, expected, atol=1e-12)
-    assert max_privacy_loss_ratio(laws, d, 1.0) <= 1 + 1e-9
+    assert max_privacy_loss_ratio(laws, d, 1.5) <= 1 + 1e-9
     ids = np.repeat([3, 11, 29], 60_000)
     draws = mech.sample(ids, np.random.default_rng(seed))
     for source in (3, 11, 29):
-        doubled = ref.exponential_law(np.minimum(d[source], gamma), 2.0, lp)
+        doubled = ref.exponential_law(np.minimum(d[source], gamma), 3.0, lp)
         assert ref.chi_square_power(expected[source], doubled, 60_000) > 0.999
         assert (
             chi_square_pvalue(draws[ids == source], np.arange(30), expected[source])
@@ -531,6 +533,9 @@ def test_truncated_exponential_table_and_per_chunk_laws_agree(plane_embeddings, 
     )
     ids = np.random.default_rng(seed).integers(0, 30, size=50_000)
     tabled = mech.sample(ids, np.random.default_rng(seed))
+    np.testing.assert_array_equal(  # laws computed in chunks of 7 words
+        mech._cdf_of(np.arange(30), step=7), mech._cdf_of(np.arange(30))
+    )
     mech._cdf_table = None
     chunked = mech.sample(ids, np.random.default_rng(seed))
     np.testing.assert_array_equal(tabled, chunked)
@@ -600,3 +605,17 @@ def test_truncated_exponential_when_the_lists_nearly_cover_the_vocabulary(k_max)
     for source in range(8):
         expected = ref.knn_exponential_law(vectors, source, 1.0, 2.0, k_max)
         np.testing.assert_allclose(mech.output_law(source, 8), expected, atol=1e-12)
+
+
+def test_tem_escape_with_a_word_exactly_on_the_radius(seed):
+    """Integer spacing puts words exactly at distance gamma = 1: the law (the same
+    whether that word counts as inside or is an escape draw) must give it its
+    mass; single-token escape draws must be outside the ball."""
+    vectors = np.arange(6, dtype=np.float64)[:, None]
+    mech = FullExponential(vectors, epsilon=2.0, gamma=1.0)
+    law = ref.tem_law(ref.distances_from(vectors, 0), 2.0, 1.0)
+    draws = mech.sample(np.zeros(40_000, dtype=np.int64), np.random.default_rng(seed))
+    assert chi_square_pvalue(draws, np.arange(6), law) > ALPHA
+    rng = np.random.default_rng(seed)
+    singles = [int(mech._draw_outside_ball(np.array([0]), rng)[0]) for _ in range(300)]
+    assert set(singles) <= {1, 2, 3, 4, 5} and len(set(singles)) == 5
