@@ -956,3 +956,31 @@ def test_audit_helpers_on_a_40_word_vocabulary(params):
     assert stream_agreement(sub, "vaa", mode="calls", random_state=0)["pvalue"] > 1e-3
     assert decoding_errors(sub, 2000, random_state=0)["n_wrong"] in (0, None)
     assert accounting_errors(sub, ["vaa vab", None, "zzq vac"]).empty
+
+
+@pytest.mark.parametrize("n_words, k", [(5, 3), (9, 2), (30, 4)])
+def test_graph_claim_equals_the_reference_metric(n_words, k):
+    """The audit's density-graph claim against the Floyd-Warshall reference of
+    tests/_graph_reference.py, including vocabularies smaller than 2k + 1 words
+    and clusters far apart (joined components)."""
+    from ._graph_reference import graph_metric
+
+    rng = np.random.default_rng(n_words)
+    vectors = rng.normal(size=(n_words, 2))
+    vectors[n_words // 2 :] += 40.0  # two clusters
+    vectors = vectors.astype("f4")
+    words = [f"g{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(n_words)]
+    sub = DensityAwareSubstituter(
+        epsilon=0.5,
+        embeddings=(words, vectors),
+        truncation="graph",
+        prior=None,
+        graph_neighbors=k,
+        ball_size=n_words,
+        max_neighbors=min(8, n_words - 1),
+    ).fit([])
+    expected = graph_metric(vectors.astype(np.float64).tolist(), k=k)
+    a, b = np.triu_indices(n_words, 1)
+    np.testing.assert_allclose(
+        claimed_privacy_loss(sub, a, b), 0.5 * expected[a, b], rtol=1e-9
+    )
