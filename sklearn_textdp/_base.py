@@ -221,8 +221,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         its accent-free form, a contraction half, an abbreviation or an inflected
         form: see :func:`~sklearn_textdp._text.fallback_keys`) and so were
         handled by ``unknown_words``. It describes the last input, which is
-        private: reset it (``del est.unknown_share_``) before sharing the
-        estimator.
+        private: pickles leave it out, and ``del est.unknown_share_`` resets it.
         """
         check_is_fitted(self, "mechanism_")
         if self.perturb_on == "fit":
@@ -588,6 +587,7 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never strip the live estimator
         state.pop("_transform_calls", None)
+        state.pop("_unknown_share", None)  # a statistic of private input
         if "mechanism_" not in state or not self._pickles_public_state_by_reference():
             return state
         rebuilt = [

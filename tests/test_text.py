@@ -155,6 +155,9 @@ def test_more_words_are_found_and_none_passes_through():
     assert sub.unknown_share_ == 1 / 12  # of 12 word tokens
     cost = sub.privacy_cost(docs)
     assert cost["n_unknown"].tolist() == [0, 0, 1]
+    import pickle
+
+    assert not hasattr(pickle.loads(pickle.dumps(sub)), "unknown_share_")  # private
     sub.transform(["plain words only"])
     assert sub.unknown_share_ == 0.0
     del sub.unknown_share_
