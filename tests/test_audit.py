@@ -961,13 +961,16 @@ def test_audit_helpers_on_a_40_word_vocabulary(params):
 @pytest.mark.parametrize("n_words, k", [(5, 3), (9, 2), (30, 4)])
 def test_graph_claim_equals_the_reference_metric(n_words, k):
     """The audit's density-graph claim against the Floyd-Warshall reference of
-    tests/_graph_reference.py, including vocabularies smaller than 2k + 1 words
-    and clusters far apart (joined components)."""
+    tests/_graph_reference.py, including vocabularies smaller than 2k + 1 words,
+    duplicated vectors (the smallest positive scale stands in) and clusters far
+    apart (joined components)."""
     from ._graph_reference import graph_metric
 
     rng = np.random.default_rng(n_words)
     vectors = rng.normal(size=(n_words, 2))
     vectors[n_words // 2 :] += 40.0  # two clusters
+    if n_words == 9:  # k + 1 copies of one vector: no spacing of its own
+        vectors[1:3] = vectors[0]
     vectors = vectors.astype("f4")
     words = [f"g{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(n_words)]
     sub = DensityAwareSubstituter(
