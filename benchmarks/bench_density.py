@@ -100,7 +100,7 @@ class Evaluator:
                 lo = mid
             else:
                 hi = mid
-            if hi / lo < 1.002:
+            if hi / lo < 1.01:
                 break
         return math.sqrt(lo * hi)
 
@@ -145,7 +145,7 @@ def main():
     emb = DensityAwareSubstituter().fit([]).embeddings_
     vectors = emb.vectors.astype(np.float64)
     n_words = 100 if args.quick else 200
-    n_samples = args.samples or (1000 if args.quick else 4000)
+    n_samples = args.samples or (500 if args.quick else 1000)
     words = word_sample(n_words, args.seed, len(emb))
     sq = np.einsum("ij,ij->i", vectors, vectors)
     d2 = sq[words, None] + sq[None, :] - 2.0 * vectors[words] @ vectors.T

@@ -16,7 +16,20 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DOC = REPO / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-ORDER = ["speed", "speed_2threads", "graph", "fidelity", "fidelity_300d", "utility"]
+ORDER = [
+    "speed",
+    "speed_2threads",
+    "speed_text_path",
+    "speed_text_path_400k",
+    "decode",
+    "coverage",
+    "graph",
+    "density",
+    "fidelity",
+    "fidelity_300d",
+    "utility",
+    "utility_density",
+]
 
 
 def section(name):
