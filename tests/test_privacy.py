@@ -149,3 +149,11 @@ def test_worst_case_cost_uses_the_vocabulary_diameter(glove2k, make):
     np.testing.assert_allclose(
         cost["epsilon_worst_case"], 2.0 * diameter * np.array([7, 0, 0, 1]), rtol=1e-6
     )
+
+
+def test_epsilon_floor_is_the_smallest_accepted_value():
+    from sklearn_textdp.privacy import EPSILON_FLOOR
+
+    assert check_epsilon(EPSILON_FLOOR) == EPSILON_FLOOR
+    with pytest.raises(ValueError, match="finite real number > 0"):
+        check_epsilon(np.nextafter(EPSILON_FLOOR, 0))
