@@ -492,7 +492,8 @@ def empirical_privacy_loss(
         larger), ``event_size`` and ``event_top`` (the event's most extreme
         output), ``p_numerator`` and ``p_other`` (the event's empirical
         probabilities). ``audit.attrs`` records the method, ``confidence``,
-        ``n_samples``, the claim and the mechanism's ``guarantee``.
+        ``n_samples``, ``n_bounds`` and ``alpha_per_bound`` (the Bonferroni
+        split of ``1 - confidence``), the claim and the mechanism's ``guarantee``.
 
     Notes
     -----
@@ -586,6 +587,8 @@ def empirical_privacy_loss(
         {
             "method": "Clopper-Pearson lower bound, selection/check split, Bonferroni",
             "confidence": confidence,
+            "n_bounds": 2 * len(candidates),
+            "alpha_per_bound": alpha,
             "n_samples": n_samples,
             "claim": claim_label,
             "guarantee": mechanism.guarantee,

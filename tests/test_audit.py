@@ -987,3 +987,26 @@ def test_graph_claim_equals_the_reference_metric(n_words, k):
     np.testing.assert_allclose(
         claimed_privacy_loss(sub, a, b), 0.5 * expected[a, b], rtol=1e-9
     )
+
+
+def test_bonferroni_split_and_exact_loss_within_a_set(plane_embeddings):
+    """Every bound of a call holds together: 1 - confidence is split over all of
+    them. Outputs that neither word can emit add no loss (CusText, epsilon 0.5:
+    the exact loss inside a set stays at most 0.5)."""
+    sub = DPWordSubstituter(epsilon=1.0, embeddings=plane_embeddings).fit([])
+    audit = empirical_privacy_loss(sub, n_pairs=3, n_samples=3000, random_state=0)
+    assert audit.attrs["n_bounds"] > 2
+    assert audit.attrs["alpha_per_bound"] == pytest.approx(
+        0.01 / audit.attrs["n_bounds"]
+    )
+    custext = DensityAwareSubstituter(
+        epsilon=0.5,
+        embeddings=plane_embeddings,
+        truncation="partition",
+        partition_size=6,
+        prior=None,
+        max_neighbors=5,
+    ).fit([])
+    _, sets = ref.custext_partition(plane_embeddings.vectors, 6)
+    exact = exact_privacy_loss(custext, [(sets[0][0], sets[0][1])])
+    assert 0 < exact.loc[0, "exact_loss"] <= 0.5
