@@ -1010,3 +1010,16 @@ def test_bonferroni_split_and_exact_loss_within_a_set(plane_embeddings):
     _, sets = ref.custext_partition(plane_embeddings.vectors, 6)
     exact = exact_privacy_loss(custext, [(sets[0][0], sets[0][1])])
     assert 0 < exact.loc[0, "exact_loss"] <= 0.5
+
+
+def test_audit_columns_are_proportions_and_a_word_with_itself_costs_nothing(
+    plane_embeddings,
+):
+    sub = DPWordSubstituter(epsilon=1.0, embeddings=plane_embeddings).fit([])
+    audit = empirical_privacy_loss(
+        sub, [("paa", "paa"), ("paa", "pab")], n_samples=3000, random_state=0
+    )
+    assert audit.loc[0, "claimed_loss"] == 0 and audit.loc[0, "ratio"] == 0
+    probabilities = audit[["p_numerator", "p_other"]].to_numpy()
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    assert audit.loc[1, "p_numerator"] > audit.loc[1, "p_other"] > 0
