@@ -232,6 +232,9 @@ def test_guarantee_and_radius(small, reference_metric):
     assert "d_G" in sub.mechanism_.guarantee and "epsilon=2" in sub.mechanism_.guarantee
     rho = np.sort(reference_metric, axis=1)[:, 9]
     assert sub.vocabulary_diameter_ == pytest.approx(rho.max(), rel=1e-9)
+    np.testing.assert_allclose(
+        sub.mechanism_.truncation_radius(np.arange(N_WORDS)), rho, rtol=1e-9
+    )
 
 
 def test_configurations_that_do_not_apply_raise(small):
