@@ -129,7 +129,8 @@ class GraphExponential(Mechanism):
         return self.balls(sources)[1][:, -1]
 
     # -------------------------------------------------------------------- laws
-    def _log_probabilities_of_balls(self, rows, dist):
+    def _log_weights_of_balls(self, rows, dist):
+        """Unnormalised log weights of the listed words and of the escape."""
         half_eps = 0.5 * self.epsilon
         rho = dist[:, -1:]
         if self.log_prior is None:
@@ -144,7 +145,10 @@ class GraphExponential(Mechanism):
                 log_escape = -half_eps * rho + np.log(np.clip(1.0 - p_in, 0.0, None))
             if self.ball_size == self.n_words:
                 log_escape[:] = -np.inf
-        out = np.concatenate([log_w, log_escape], axis=1)
+        return np.concatenate([log_w, log_escape], axis=1)
+
+    def _log_probabilities_of_balls(self, rows, dist):
+        out = self._log_weights_of_balls(rows, dist)
         return out - logsumexp(out, axis=1, keepdims=True)
 
     def outcome_log_probabilities(self, sources):
@@ -152,7 +156,11 @@ class GraphExponential(Mechanism):
         return self._log_probabilities_of_balls(*self.balls(sources))
 
     def _cdf_of_balls(self, rows, dist):
-        return categorical_cdf(np.exp(self._log_probabilities_of_balls(rows, dist)))
+        # The CDF is normalised by its last value: no logsumexp needed (it took
+        # half of a fit from the disk cache).
+        log_w = self._log_weights_of_balls(rows, dist)
+        log_w -= log_w.max(axis=1, keepdims=True)
+        return categorical_cdf(np.exp(log_w, out=log_w))
 
     def rest_weights(self, n_words):
         """The escape's mass is spread over the unlisted words by the prior."""
