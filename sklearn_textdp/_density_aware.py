@@ -27,6 +27,8 @@ __all__ = ["DensityAwareSubstituter"]
 
 #: Vocabulary words on which the Metropolis-Hastings acceptance rate is measured.
 _MH_DIAGNOSTIC_WORDS = 256
+#: Version of the density graph's definition, in its cache keys.
+_GRAPH_FORMAT = 2
 #: Largest (words x ball_size) table of graph balls computed and kept at fit
 #: (int32 rows + float64 distances: 12 bytes each, ~130 MB); larger vocabularies
 #: compute the balls of each chunk's distinct words at transform.
@@ -393,7 +395,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
             )
         n_words = len(self.embeddings_)
         self.max_neighbors_ = self.max_neighbors
-        if self.max_neighbors >= n_words and self.truncation is not None:
+        if self.max_neighbors >= n_words and self.truncation != "graph":
             # Small vocabularies (audits, tests) list every other word instead.
             self.max_neighbors_ = n_words - 1
             warn_user(
@@ -499,7 +501,9 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         self.graph_ = neighbor_graph(
             vocabulary, 2 * k, self.neighbor_algorithm, self.n_jobs
         )
-        key = (vocabulary.fingerprint, k, self.graph_.exact)
+        # _GRAPH_FORMAT changes with the graph's definition: disk-cached graphs
+        # and balls of an earlier definition are then ignored.
+        key = (_GRAPH_FORMAT, vocabulary.fingerprint, k, self.graph_.exact)
         self.density_graph_ = cached(
             ("density-graph", *key),
             lambda: build_density_graph(

@@ -219,9 +219,10 @@ def test_bisection_equals_searchsorted(seed):
 
 
 def test_small_vocabulary_adapts_and_says_so(small):
-    with pytest.warns(UserWarning, match="ball_size=512 exceeds the vocabulary"):
+    with pytest.warns(UserWarning, match="ball_size=512 exceeds the vocabulary") as w:
         sub = DensityAwareSubstituter(embeddings=small).fit([])
     assert sub.ball_size_ == N_WORDS
+    assert not any("max_neighbors" in str(r.message) for r in w)  # unused here
     with pytest.warns(UserWarning, match="max_neighbors=64 is not smaller"):
         sub = DensityAwareSubstituter(embeddings=small, truncation="knn").fit([])
     assert sub.max_neighbors_ == N_WORDS - 1
