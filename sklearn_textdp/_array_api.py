@@ -20,7 +20,7 @@ import importlib.util
 
 import numpy as np
 
-__all__ = ["ArrayDevice", "resolve_device", "check_device"]
+__all__ = ["ArrayDevice", "DeviceState", "resolve_device", "check_device"]
 
 _INSTALL_HINT = (
     "install PyTorch (pip install torch) or CuPy (pip install cupy-cuda12x), and "
@@ -131,6 +131,29 @@ def _cupy_device(name, index):
         raise RuntimeError(f"device={name!r}: only {n_gpus} CUDA GPU(s) visible.")
     cupy.cuda.Device(index).use()
     return ArrayDevice(name, compat, cupy.cuda.Device(index), "cupy")
+
+
+class DeviceState:
+    """Mixin of the mechanisms that keep tables on a device.
+
+    ``_set_device`` resolves the ``device`` string; pickles hold the string only
+    (device handles and device tables are not picklable, and the machine that
+    loads the pickle resolves the device again).
+    """
+
+    def _set_device(self, device):
+        self.device = device
+        self._device = resolve_device(device)
+        self._device_tables = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_device"] = state["_device_tables"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._device = resolve_device(getattr(self, "device", "cpu"))
 
 
 def check_device(device):

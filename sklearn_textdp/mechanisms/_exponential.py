@@ -28,7 +28,7 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from .._array_api import resolve_device
+from .._array_api import DeviceState
 from ._base import Mechanism
 from ._device_laws import draw_by_source_blocks, draw_on_device
 from ._sampling import (
@@ -189,7 +189,7 @@ class TruncatedExponential(Mechanism):
         return out
 
 
-class FullExponential(Mechanism):
+class FullExponential(DeviceState, Mechanism):
     """Exponential mechanism over the whole vocabulary with a public prior.
 
     ``P[M(x)=y] ~ exp(-epsilon * min(d(x, y), gamma) / 2) * p(y)``. With the uniform
@@ -251,18 +251,7 @@ class FullExponential(Mechanism):
             raise ValueError("sampler='metropolis' needs the neighbour graph.")
         self._squared_norms = np.einsum("ij,ij->i", self.vectors, self.vectors)
         self._prior_sampler = PriorSampler(log_prior, self.n_words)
-        self.device = device
-        self._device = resolve_device(device)
-        self._device_tables = None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_device"] = state["_device_tables"] = None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._device = resolve_device(getattr(self, "device", "cpu"))
+        self._set_device(device)
 
     @property
     def guarantee(self):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._array_api import resolve_device
+from .._array_api import DeviceState
 from ._base import Mechanism
 from ._device_laws import draw_by_source_blocks
 from ._sampling import sample_by_source_blocks
@@ -25,7 +25,7 @@ def sensitive_words_by_rank(n_words, fraction, frequency_rank=None):
     return mask
 
 
-class SanTextPlus(Mechanism):
+class SanTextPlus(DeviceState, Mechanism):
     """SanText+: sensitive words always perturbed, the others with probability ``p``.
 
     The least frequent ``w`` share of the vocabulary is *sensitive*. A perturbed
@@ -63,18 +63,7 @@ class SanTextPlus(Mechanism):
         self.domain = np.flatnonzero(self.sensitive)
         self._vectors = np.asarray(vectors, dtype=np.float64)
         self._domain_sq = (self._vectors[self.domain] ** 2).sum(axis=1)
-        self.device = device
-        self._device = resolve_device(device)
-        self._device_tables = None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_device"] = state["_device_tables"] = None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._device = resolve_device(getattr(self, "device", "cpu"))
+        self._set_device(device)
 
     @property
     def guarantee(self):
