@@ -685,7 +685,7 @@ def test_data_derived_output_vocabulary_is_caught(plane_embeddings):
 def test_shared_random_streams_are_caught(plane_embeddings, monkeypatch, mode):
     correct = DPWordSubstituter(epsilon=1.0, embeddings=plane_embeddings).fit([])
     ok = stream_agreement(correct, "paa", mode=mode, random_state=0)
-    assert ok["pvalue"] > 1e-3 and ok["agreement"] < 0.5
+    assert ok["pvalue"] > 1e-6 and ok["agreement"] < 0.5
     if mode == "blocks":
 
         def one_stream(root, block):
@@ -897,10 +897,12 @@ def test_power_cause_4_rare_wrong_decoding(glove300):
 def test_power_fixed_seed_across_unseeded_calls(plane_embeddings, monkeypatch):
     """random_state=None must draw fresh entropy at every call. A fixed seed used
     for None (the same SeedSequence each call) gives identical releases across
-    calls, which the per-call stream checks cannot see."""
+    calls, which the per-call stream checks cannot see. The correct substituter's
+    p-value is uniform over CI runs (fresh entropy): the 1e-6 threshold keeps
+    false alarms to one run in a million, and the broken one agrees exactly."""
     sub = DPWordSubstituter(epsilon=1.0, embeddings=plane_embeddings).fit([])
     ok = stream_agreement(sub, "paa", mode="calls", random_state=0)
-    assert ok["pvalue"] > 1e-3 and ok["agreement"] < 0.5
+    assert ok["pvalue"] > 1e-6 and ok["agreement"] < 0.5
     real = _base.root_seed_sequence
 
     def fixed_for_none(random_state):
@@ -908,7 +910,7 @@ def test_power_fixed_seed_across_unseeded_calls(plane_embeddings, monkeypatch):
 
     monkeypatch.setattr(_base, "root_seed_sequence", fixed_for_none)
     for mode in ("blocks", "columns", "partitions"):
-        assert stream_agreement(sub, "paa", mode=mode, random_state=0)["pvalue"] > 1e-3
+        assert stream_agreement(sub, "paa", mode=mode, random_state=0)["pvalue"] > 1e-6
     bad = stream_agreement(sub, "paa", mode="calls", random_state=0)
     assert bad["agreement"] == 1.0 and bad["pvalue"] < 1e-6
     assert sub.random_state is None and "_transform_calls" not in sub.__dict__
@@ -953,7 +955,7 @@ def test_audit_helpers_on_a_40_word_vocabulary(params):
     assert leaked_words(sub, 20, random_state=0) == []
     assert error_channel_words(sub, batch_size=16, random_state=0) == []
     assert fit_depends_on_data(sub, ["vaa vab"], random_state=0)["depends"] is False
-    assert stream_agreement(sub, "vaa", mode="calls", random_state=0)["pvalue"] > 1e-3
+    assert stream_agreement(sub, "vaa", mode="calls", random_state=0)["pvalue"] > 1e-6
     assert decoding_errors(sub, 2000, random_state=0)["n_wrong"] in (0, None)
     assert accounting_errors(sub, ["vaa vab", None, "zzq vac"]).empty
 
