@@ -26,6 +26,8 @@ from ._embeddings import Embeddings, is_named_embedding, load_embeddings
 from ._text import (
     apply_case,
     case_patterns,
+    collapsed_keys,
+    extended_lookup,
     fallback_keys,
     inflection_table,
     is_word,
@@ -218,8 +220,9 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         -----
         After the call, ``unknown_share_`` is the share of the word tokens of
         ``X`` that are in the vocabulary under no lookup key (the word itself,
-        its accent-free form, a contraction half, an abbreviation or an inflected
-        form: see :func:`~sklearn_textdp._text.fallback_keys`) and so were
+        its accent-free form, a contraction half, an abbreviation, an inflected
+        form, its nearest word in the extended-vocabulary table or a drawn-out
+        form cut short: see :func:`~sklearn_textdp._text.fallback_keys`) and so were
         handled by ``unknown_words``. It describes the last input, which is
         private: pickles leave it out, and ``del est.unknown_share_`` resets it.
         """
@@ -393,22 +396,34 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
         Each distinct word form is normalised, looked up and classified once (a
         chunk of text repeats its frequent words many times). A form missing from
-        the vocabulary is looked up again under its public fallback key
-        (:func:`~sklearn_textdp._text.fallback_keys`: accents folded, contraction
-        halves such as "ve" and abbreviations such as "txt" mapped to a word); it is
-        then perturbed like any vocabulary word.
+        the vocabulary is looked up again under its public fallback keys, in
+        order (:func:`~sklearn_textdp._text.fallback_keys`): accents folded,
+        contraction halves such as "ve" and abbreviations such as "txt" mapped to
+        a word; an inflected form of a vocabulary word; the extended-vocabulary
+        table (:func:`~sklearn_textdp._text.extended_lookup`: "landline" ->
+        "cellphone", the target then looked up in this vocabulary); and, for a
+        drawn-out word, the same with its runs of three or more equal letters cut
+        to two, then to one ("sooo" -> "soo", "so"). A form found this way is then
+        perturbed like any vocabulary word (never passed through). Every key is a
+        fixed public function of the form alone.
         """
         codes, forms = pd.factorize(batch.words)
         keys = normalize_words(forms)
         rows = _rows_of(self.embeddings_, keys)
         missing = np.flatnonzero(rows < 0)
-        if len(missing):  # accent-free form, contraction half, abbreviation
-            second = fallback_keys(keys[missing])
-            found = _rows_of(self.embeddings_, second)
+        if len(missing):
+            found = _fallback_rows(self.embeddings_, keys[missing])
             left = np.flatnonzero(found < 0)
-            if len(left):  # an inflected form of a vocabulary word
-                table = _inflections(self.embeddings_)
-                found[left] = [table.get(key, -1) for key in second[left]]
+            if len(left):  # drawn-out words: "sooo" -> "soo", then "so"
+                positions, twice, once = collapsed_keys(keys[missing[left]])
+                for collapsed in (twice, once):
+                    retry = _rows_of(self.embeddings_, collapsed)
+                    lost = retry < 0
+                    if lost.any():
+                        retry[lost] = _fallback_rows(self.embeddings_, collapsed[lost])
+                    at = left[positions]
+                    fill = (found[at] < 0) & (retry >= 0)
+                    found[at[fill]] = retry[fill]
             rows[missing] = found
         rows = rows[codes]
         if self.keep_words_:
@@ -683,6 +698,23 @@ def _rows_of(embeddings, keys):
     return np.fromiter(
         map(index.get, keys, itertools.repeat(-1)), dtype=np.int64, count=len(keys)
     )
+
+
+def _fallback_rows(embeddings, keys):
+    """Rows of normalised ``keys`` missing from ``embeddings`` under their fallback
+    keys (-1: still missing): the accent-free form or alias, an inflected form,
+    then the target of the extended-vocabulary table."""
+    second = fallback_keys(keys)
+    found = _rows_of(embeddings, second)
+    left = np.flatnonzero(found < 0)
+    if len(left):  # an inflected form of a vocabulary word
+        table = _inflections(embeddings)
+        found[left] = [table.get(key, -1) for key in second[left]]
+        left = left[found[left] < 0]
+    if len(left):  # a word of the extended vocabulary: its nearest bundled word
+        extended = extended_lookup()
+        found[left] = _rows_of(embeddings, [extended.get(key) for key in second[left]])
+    return found
 
 
 def _inflections(embeddings):

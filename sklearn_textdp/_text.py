@@ -17,6 +17,8 @@ chunk of documents, character offsets to tell documents apart, and one ``join`` 
 rebuild them (:func:`rebuild_chunk`).
 """
 
+import functools
+import importlib.resources
 import re
 import sys
 import unicodedata
@@ -36,6 +38,8 @@ __all__ = [
     "apply_case",
     "fallback_keys",
     "inflection_table",
+    "extended_lookup",
+    "collapsed_keys",
     "WORD_PATTERN",
 ]
 
@@ -506,6 +510,19 @@ def fallback_keys(keys):
     ``"text"``). Depends on nothing but the key: a word looked up this way is
     still replaced through the mechanism, never passed through.
 
+    The lookup of a word (``BaseSubstituter._lookup``) tries, in order, until one
+    key is in the vocabulary: the normalised word; this fallback key; an
+    inflected form of a vocabulary word (:func:`inflection_table`); the
+    extended-vocabulary table (:func:`extended_lookup`: the nearest bundled word
+    of each of the 50,000 most frequent GloVe words, ``"landline"`` ->
+    ``"cellphone"``); and, for a key with a run of three or more equal letters,
+    the same chain on the run shortened to two letters, then to one
+    (:func:`collapsed_keys`: ``"sooo"`` -> ``"soo"``, ``"so"``). Every step is a
+    fixed public function of the word alone, so the mapping is part of the
+    mechanism's input: the guarantee holds between the vocabulary words the
+    inputs map to (two words mapped to the same vocabulary word are
+    indistinguishable).
+
     Examples
     --------
     >>> fallback_keys(np.array(["café", "ve", "txt", "zzz", "naïve"], dtype=object))
@@ -548,3 +565,57 @@ def inflection_table(words, max_words=INFLECTED_WORDS):
     for word in vocabulary.intersection(table):
         del table[word]
     return table
+
+
+#: The extended-vocabulary table shipped in ``sklearn_textdp/data`` (built by
+#: ``tools/make_extended_lookup.py``).
+EXTENDED_LOOKUP_FILE = "glove.6B.50d.extended50k.npz"
+
+
+@functools.cache
+def extended_lookup():
+    """The public extended-vocabulary table: ``{word: target}``.
+
+    For each of the 30,000 words of the 50,000 most frequent lower-case GloVe 6B
+    50d words that are missing from the bundled 20,000-word embedding, its
+    nearest bundled word (Euclidean distance of the 50d vectors, computed in
+    float64, ties to the most frequent word), computed once, offline, from the
+    public embedding alone (``tools/make_extended_lookup.py``). A word missing
+    from a vocabulary under its other keys is looked up here; its target word is
+    then looked up in the fitted vocabulary (any embedding that holds it), and a
+    target missing there leaves the word unknown. Loaded once per process.
+
+    Examples
+    --------
+    >>> extended_lookup()["landline"]
+    'cellphone'
+    """
+    ref = importlib.resources.files("sklearn_textdp") / "data" / EXTENDED_LOOKUP_FILE
+    with ref.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+        return dict(zip(data["word"].tolist(), data["target"].tolist(), strict=True))
+
+
+_REPEATS = re.compile(r"(.)\1{2,}")
+
+
+def collapsed_keys(keys):
+    """Keys with a run of three or more equal characters, shortened: returns the
+    positions of such keys and their forms with every such run cut to two, then to
+    one character (the common spellings of drawn-out words).
+
+    Examples
+    --------
+    >>> positions, twice, once = collapsed_keys(
+    ...     np.array(["sooo", "good", "pleaseee"], dtype=object)
+    ... )
+    >>> positions.tolist(), twice.tolist(), once.tolist()
+    ([0, 2], ['soo', 'pleasee'], ['so', 'please'])
+    """
+    positions = np.array(
+        [i for i, key in enumerate(keys) if _REPEATS.search(key)], dtype=np.int64
+    )
+    twice = np.empty(len(positions), dtype=object)
+    once = np.empty(len(positions), dtype=object)
+    twice[:] = [_REPEATS.sub(r"\1\1", keys[i]) for i in positions.tolist()]
+    once[:] = [_REPEATS.sub(r"\1", keys[i]) for i in positions.tolist()]
+    return positions, twice, once

@@ -1,4 +1,8 @@
+import importlib.resources
+import warnings
+
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -10,7 +14,9 @@ from sklearn_textdp._text import (
     UPPER,
     apply_case,
     case_patterns,
+    collapsed_keys,
     detokenize,
+    extended_lookup,
     fallback_keys,
     inflection_table,
     normalize_words,
@@ -206,3 +212,119 @@ def test_the_chunk_path_gives_the_per_document_path_outputs_under_a_seed():
     finally:
         BaseSubstituter._perturb_block = chunked
     assert new == old
+
+
+# ------------------------------------------------- extended vocabulary (#20, 3)
+def _bundled_arrays():
+    ref = importlib.resources.files("sklearn_textdp") / "data"
+    with (ref / "glove.6B.50d.top20k.f16.npz").open("rb") as fh, np.load(fh) as data:
+        return data["words"], data["vectors"]
+
+
+def test_the_extended_table_holds_the_nearest_bundled_word(shared_data):
+    """Checked against the 50k GloVe file by slow brute force: keys are exactly
+    the 50k words missing from the bundled 20k, and for a fixed random sample of
+    200 the target is the bundled word at the least float64 Euclidean distance
+    (ties to the lowest row)."""
+    path = shared_data / "embeddings" / "glove.6B.50d.top50k.f16.npz"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    with np.load(path) as data:
+        words, vectors = data["words"], data["vectors"]
+    bundled_words, bundled_vectors = _bundled_arrays()
+    table = extended_lookup()
+    assert set(table) == set(words.tolist()) - set(bundled_words.tolist())
+    assert set(table.values()) <= set(bundled_words.tolist())
+    row_of = {word: row for row, word in enumerate(words.tolist())}
+    base = bundled_vectors.astype(np.float64)
+    rng = np.random.default_rng(20)
+    for word in rng.choice(sorted(table), size=200, replace=False).tolist():
+        vector = vectors[row_of[word]].astype(np.float64)
+        distances = ((base - vector) ** 2).sum(axis=1)  # every bundled word
+        nearest = int(np.flatnonzero(distances == distances.min())[0])
+        assert table[word] == bundled_words[nearest], word
+
+
+@pytest.fixture(scope="module")
+def bundled_substituter():
+    from sklearn_textdp import DPWordSubstituter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return DPWordSubstituter(epsilon=8, random_state=0).fit([])
+
+
+def test_a_word_of_the_extended_table_is_perturbed_as_its_target(
+    bundled_substituter, monkeypatch
+):
+    from sklearn_textdp import _base
+
+    sub = bundled_substituter
+    vocabulary = set(sub.embeddings_.words.tolist())
+    table = extended_lookup()
+    assert {"landline", "dude"} <= set(table) and not {"landline", "dude"} & vocabulary
+    rows = sub._lookup(split_chunk(["Landline, DUDE, sooo pleaseee"]))[0]
+    expected = ["cellphone", table["dude"], "soo", "please"]
+    assert rows.tolist() == sub.embeddings_.index_of(expected).tolist()
+    docs = ["my landline dude", "sooo pleaseee"] * 50
+    out = sub.transform(docs)
+    words = normalize_words(tokenize(out).words).tolist()
+    assert set(words) <= vocabulary  # every word went through the mechanism
+    assert "landline" not in words and "dude" not in words
+    assert sub.unknown_share_ == 0.0
+    assert sub.privacy_cost(docs)["n_unknown"].sum() == 0
+    # without the table (and the collapse), the same words are unknown
+    monkeypatch.setattr(_base, "extended_lookup", dict)
+    monkeypatch.setattr(_base, "collapsed_keys", lambda keys: collapsed_keys([]))
+    sub.transform(docs)
+    assert sub.unknown_share_ == pytest.approx(4 / 5)
+
+
+def test_a_target_missing_from_a_custom_vocabulary_stays_unknown():
+    from sklearn_textdp import DPWordSubstituter, Embeddings
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small = Embeddings(["phone", "call", "home"], rng.normal(size=(3, 4)))
+        sub = DPWordSubstituter(epsilon=1, embeddings=small, random_state=0).fit([])
+        assert sub.transform(["landline phone"])[0].startswith("<unk> ")
+        assert sub.unknown_share_ == 0.5
+        # any embedding holding the target works
+        with_target = Embeddings(["phone", "cellphone"], rng.normal(size=(2, 4)))
+        sub = DPWordSubstituter(epsilon=1, embeddings=with_target).fit([])
+    assert sub._lookup(split_chunk(["landline"]))[0].tolist() == [1]
+
+
+def test_collapsed_keys_cut_runs_of_three_or_more():
+    keys = np.array(["hmmm", "good", "pleaseee", "aaah"], dtype=object)
+    positions, twice, once = collapsed_keys(keys)
+    assert positions.tolist() == [0, 2, 3]
+    assert twice.tolist() == ["hmm", "pleasee", "aah"]
+    assert once.tolist() == ["hm", "please", "ah"]
+
+
+def test_the_sms_data_is_covered_to_the_goal(bundled_substituter):
+    """Issue #20, item 3: under 6 % of the SMS word tokens become <unk> with the
+    bundled embedding (7.03 % with the earlier fallback keys, 4.45 % now)."""
+    from sklearn_textdp.datasets import load_sms_spam
+
+    bundled_substituter.transform(list(load_sms_spam().data))
+    assert bundled_substituter.unknown_share_ < 0.06
+
+
+def test_the_extended_table_ships_in_the_wheel_with_its_notice():
+    import fnmatch
+    import re
+    from pathlib import Path
+
+    from sklearn_textdp._text import EXTENDED_LOOKUP_FILE
+
+    repo = Path(__file__).resolve().parents[1]
+    pyproject = (repo / "pyproject.toml").read_text()
+    line = re.search(r"^sklearn_textdp = \[(.*)\]$", pyproject, re.MULTILINE)
+    patterns = re.findall(r'"([^"]+)"', line.group(1))
+    assert any(fnmatch.fnmatch(f"data/{EXTENDED_LOOKUP_FILE}", p) for p in patterns)
+    data = repo / "sklearn_textdp" / "data"
+    assert EXTENDED_LOOKUP_FILE in (data / "NOTICE").read_text()
+    assert (data / EXTENDED_LOOKUP_FILE).stat().st_size < 1_000_000

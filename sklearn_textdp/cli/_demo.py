@@ -1,8 +1,10 @@
 """``textdp demo``: cross-validated accuracy against epsilon on bundled data."""
 
 import argparse
+import contextlib
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -118,7 +120,31 @@ def _demo_pipeline(substituter=None):
     return make_pipeline(*steps)
 
 
+@contextlib.contextmanager
+def _each_warning_once():
+    """Show each distinct warning (category and message) once: the demo fits the
+    same substituter on every fold, and each fit would repeat its epsilon warning.
+    The previous ``warnings.showwarning`` and filters are restored afterwards."""
+    shown = set()
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def show_once(message, category, filename, lineno, file=None, line=None):
+            key = (category, str(message))
+            if key not in shown:
+                shown.add(key)
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show_once
+        yield
+
+
 def _demo_command(args):
+    with _each_warning_once():
+        return _run_demo(args)
+
+
+def _run_demo(args):
     import pandas as pd
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 

@@ -88,3 +88,31 @@ def test_demo_plot_says_what_its_error_bars_are(tmp_path, monkeypatch):
     assert ax.get_legend().get_title().get_text() == (
         "error bars: \u00b11 standard deviation over the 3 folds"
     )
+
+
+def test_demo_shows_each_distinct_warning_once(run, tmp_path):
+    """Every fold fits the substituter again, and each fit warned anew about a
+    large epsilon (three identical warnings per substituter): now once each."""
+    import warnings
+
+    show = warnings.showwarning
+    code, out, err = run(
+        "demo",
+        "--max-docs",
+        "90",
+        "--epsilons",
+        "40",
+        "--cv",
+        "3",
+        "--n-words",
+        "5",
+        "--samples",
+        "5",
+        "-o",
+        tmp_path / "demo.png",
+    )
+    assert code == ExitCode.OK, err
+    lines = [line for line in err.splitlines() if "PrivacyLeakWarning" in line]
+    assert lines and all("no plausible deniability" in line for line in lines)
+    assert len(lines) == len(set(lines))  # one per distinct message
+    assert warnings.showwarning is show  # restored
