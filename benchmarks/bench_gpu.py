@@ -25,7 +25,10 @@ It installs what is missing into a temporary folder (``pip --no-index``), runs
 - TEM (``FullExponential`` with TEM's radius for beta = 0.001) and SanText
   (``FullExponential`` with no radius) at 400k words;
 - the same mechanisms on the CPU path with 2 threads, on fewer tokens, for the
-  ratios, and the GPU outputs compared with the CPU outputs token for token.
+  ratios, and the GPU outputs compared with the CPU outputs token for token;
+- fitting: the exact neighbour lists of the default DensityAwareSubstituter
+  (9 nearest words) over the 400k vectors on the GPU, 2,000 rows checked
+  against the CPU path.
 
 Goals (issue 19): >= 1,000,000 tokens/s exact Laplace at 20k words, >= 100,000 at
 400k; >= 100x the 2-thread CPU path for TEM and SanText at 400k. Finishes in
@@ -248,6 +251,46 @@ def main():
             equal_to_cpu=f"{same} ({len(few):,} tokens)",
             goal=f">= 100x CPU: {'PASS' if speedup >= 100 else 'FAIL'}",
         )
+
+    # ------------------------------------------- fit: the exact neighbour graph
+    # The default DensityAwareSubstituter's lists (9 nearest words, itself
+    # included) over the 400k vectors, on the device; 2,000 rows checked against
+    # the CPU path, whose rate on those rows gives the ratio.
+    from sklearn_textdp._neighbors import build_neighbor_graph
+
+    n_graph = int(400_000 * min(scale, 1.0))
+    graph_vectors = vocabularies["400k"][:n_graph]
+    graph, seconds = timed(
+        functools.partial(
+            build_neighbor_graph,
+            graph_vectors,
+            8,
+            algorithm="exact",
+            device=args.device,
+        ),
+        device,
+    )
+    sample = np.random.default_rng(7).choice(n_graph, 2_000, replace=False)
+    with threadpool_limits(1):
+        cpu_lists, cpu_seconds = timed(
+            functools.partial(
+                ExactDecoder(graph_vectors, n_jobs=2).nearest,
+                graph_vectors[sample].astype(np.float64),
+                k=9,
+            )
+        )
+    same = np.array_equal(np.sort(graph.indices[sample], 1), np.sort(cpu_lists[0], 1))
+    rate = n_graph / seconds
+    add(
+        mechanism=f"fit: exact 8-NN graph ({seconds:.1f} s; rows/s)",
+        words=f"{n_graph // 1000}k",
+        gpu_tokens_per_s=rate,
+        gpu_decoding_only_per_s=None,
+        cpu_2_threads_per_s=len(sample) / cpu_seconds,
+        speedup=rate * cpu_seconds / len(sample),
+        equal_to_cpu=f"{same} ({len(sample):,} rows)",
+        goal="exact (no goal set)",
+    )
 
     header = list(rows[0])
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -30,8 +30,9 @@ _MH_DIAGNOSTIC_WORDS = 256
 #: Version of the density graph's definition, in its cache keys.
 _GRAPH_FORMAT = 2
 #: Largest (words x ball_size) table of graph balls computed and kept at fit
-#: (int32 rows + float64 distances: 12 bytes each, ~130 MB); larger vocabularies
-#: compute the balls of each chunk's distinct words at transform.
+#: (int32 rows + float64 distances: 12 bytes each, ~130 MB): every word's at 20k
+#: words; at 400k the 24,576 first (most frequent) words', the others' computed
+#: for each chunk's distinct words at transform.
 _BALL_TABLE_BUDGET = 12 * 1024 * 1024
 
 
@@ -142,13 +143,14 @@ class DensityAwareSubstituter(BaseSubstituter):
     mh_steps : int, default=200
         Chain length of the Metropolis-Hastings sampler.
     neighbor_algorithm : {"auto", "exact", "approximate"}, default="auto"
-        How the neighbour graph is built: exact brute force, pynndescent, or exact
-        up to 60,000 words.
+        How the neighbour graph is built: exact tiled search, pynndescent, or
+        exact up to 500,000 words (the 400k GloVe's graph takes a few minutes on
+        2 cores the first time; it is cached on disk).
     device : str, default="cpu"
         Where the whole-vocabulary laws (``truncation=None`` or ``"radius"``:
-        SanText, SanText+, TEM) are computed: ``"cpu"`` (numpy) or a GPU,
-        ``"cuda"``, as in :class:`DPWordSubstituter`; the same output for a given
-        seed. The other truncations ignore it.
+        SanText, SanText+, TEM) and the exact neighbour search of ``fit`` run:
+        ``"cpu"`` (numpy) or a GPU, ``"cuda"``, as in :class:`DPWordSubstituter`;
+        the same graph and the same output for a given seed.
     unknown_words, placeholder, keep_words, perturb_on, max_document_epsilon, \
 budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         As in :class:`DPWordSubstituter`.
@@ -415,7 +417,11 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         if self.truncation == "graph":
             return self._fit_graph(vocabulary)
         self.graph_ = neighbor_graph(
-            vocabulary, self.max_neighbors_, self.neighbor_algorithm, self.n_jobs
+            vocabulary,
+            self.max_neighbors_,
+            self.neighbor_algorithm,
+            self.n_jobs,
+            self.device,
         )
         self.vocabulary_diameter_ = self.graph_.max_distance
         self.log_prior_ = self._log_prior(vocabulary)
@@ -499,7 +505,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
         # The Euclidean lists of width 2k give the mutual k-NN edges, the local
         # scales and the spanning tree that connects the graph.
         self.graph_ = neighbor_graph(
-            vocabulary, 2 * k, self.neighbor_algorithm, self.n_jobs
+            vocabulary, 2 * k, self.neighbor_algorithm, self.n_jobs, self.device
         )
         # _GRAPH_FORMAT changes with the graph's definition: disk-cached graphs
         # and balls of an earlier definition are then ignored.
@@ -515,15 +521,15 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
             ),
         )
         self.log_prior_ = self._log_prior(vocabulary)
-        balls = None
-        if n_words * self.ball_size_ <= _BALL_TABLE_BUDGET:
-            # Independent of epsilon: computed once for a whole grid search.
-            balls = cached(
-                ("graph-balls", *key, self.ball_size_),
-                lambda: graph_balls(
-                    self.density_graph_, np.arange(n_words), self.ball_size_
-                ),
-            )
+        # Independent of epsilon: computed once for a whole grid search. Large
+        # vocabularies table the balls of their first (most frequent) words only;
+        # the mechanism computes the others' per chunk.
+        head = min(n_words, _BALL_TABLE_BUDGET // self.ball_size_)
+        part = () if head == n_words else (head,)
+        balls = cached(
+            ("graph-balls", *key, self.ball_size_, *part),
+            lambda: graph_balls(self.density_graph_, np.arange(head), self.ball_size_),
+        )
         mechanism = GraphExponential(
             self.density_graph_,
             epsilon=self.epsilon,

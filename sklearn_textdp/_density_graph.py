@@ -126,8 +126,9 @@ def build_density_graph(
     k = int(min(n_neighbors, width))
     c = int(min(max(connect_neighbors, k), width))
     vectors = np.asarray(vectors)
-    rows = np.repeat(np.arange(n_words), c)
-    cols = knn_indices[:, 1 : c + 1].ravel().astype(np.int64)
+    # int32 ids: the edge arrays are the bulk of the memory at 400k words.
+    rows = np.repeat(np.arange(n_words, dtype=np.int32), c)
+    cols = knn_indices[:, 1 : c + 1].ravel().astype(np.int32)
     # Lengths in float64 from the vectors (the lists store float32 distances):
     # the metric is then reproducible by any float64 reference computation.
     # Blocks of words bound the memory (~50 MB at any vocabulary size).
@@ -145,16 +146,11 @@ def build_density_graph(
     # positive scale stands in, so their edges stay finite.
     sigma = np.maximum(sigma, positive.min() if len(positive) else 1.0)
 
-    def weighted(width):
-        r = rows.reshape(n_words, c)[:, :width].ravel()
-        t = cols.reshape(n_words, c)[:, :width].ravel()
-        lengths = euclid[:, :width].ravel() / np.maximum(sigma[r], sigma[t])
-        lengths = np.maximum(lengths, _MIN_EDGE)
-        return sp.csr_matrix((lengths, (r, t)), shape=(n_words, n_words))
-
-    directed = weighted(k)
+    directed = _scaled_edges(rows, cols, euclid, sigma, k)
     mutual = directed.minimum(directed.T)  # only edges listed in both directions
-    wide = weighted(c)
+    del directed
+    wide = _scaled_edges(rows, cols, euclid, sigma, c)
+    del rows, cols, euclid  # the intermediates go as soon as they are used
     wide = sp.triu(wide.maximum(wide.T)).tocoo()
     from ._graph_search import minimum_spanning_forest
 
@@ -162,6 +158,7 @@ def build_density_graph(
     tree = sp.csr_matrix(
         (wide.data[keep], (wide.row[keep], wide.col[keep])), shape=(n_words, n_words)
     )
+    del wide, keep
     graph = mutual.maximum(tree.maximum(tree.T)).tocsr()
     graph = _join_components(graph, vectors, sigma)
     graph.sort_indices()
@@ -173,6 +170,17 @@ def build_density_graph(
         connect_neighbors=c,
         exact=bool(exact),
     )
+
+
+def _scaled_edges(rows, cols, euclid, sigma, width):
+    """Sparse matrix of the edges to each word's ``width`` nearest listed words,
+    of length ``d(x, y) / max(sigma_x, sigma_y)`` (at least ``_MIN_EDGE``)."""
+    n_words, c = euclid.shape
+    r = rows.reshape(n_words, c)[:, :width].ravel()
+    t = cols.reshape(n_words, c)[:, :width].ravel()
+    lengths = euclid[:, :width].ravel() / np.maximum(sigma[r], sigma[t])
+    lengths = np.maximum(lengths, _MIN_EDGE)
+    return sp.csr_matrix((lengths, (r, t)), shape=(n_words, n_words))
 
 
 def _join_components(graph, vectors, sigma):
@@ -254,8 +262,14 @@ def scale_log_prior(vectors, knn_indices, weight=1.0):
     """
     if weight == 0:
         return None
-    vectors = np.asarray(vectors, dtype=np.float64)
-    diff = vectors - vectors[np.asarray(knn_indices)[:, -1]]
-    radius = np.maximum(np.sqrt(np.einsum("ij,ij->i", diff, diff)), 1e-12)
+    vectors = np.asarray(vectors)
+    farthest = np.asarray(knn_indices)[:, -1]
+    radius = np.empty(len(vectors))
+    step = max(1, _BLOCK_ELEMENTS // max(1, vectors.shape[1]))
+    for start in range(0, len(vectors), step):  # float64 blocks of ~50 MB
+        diff = vectors[start : start + step].astype(np.float64)
+        diff -= vectors[farthest[start : start + step]]
+        radius[start : start + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    radius = np.maximum(radius, 1e-12)
     log_p = -SCALE_PRIOR_EXPONENT * float(weight) * np.log(radius)
     return log_p - logsumexp(log_p)

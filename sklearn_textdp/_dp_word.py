@@ -5,7 +5,6 @@ import numbers
 from ._array_api import check_device, resolve_device
 from ._base import BaseSubstituter
 from ._fitting import PUBLIC_SEED, diameter, neighbor_graph
-from ._neighbors import EXACT_GRAPH_MAX_WORDS
 from .mechanisms import ApproximateDecoder, ExactDecoder
 from .mechanisms._laplace import CalibratedLaplace, Mahalanobis, Vickrey
 from .privacy import warn_user
@@ -15,6 +14,10 @@ __all__ = ["DPWordSubstituter"]
 
 #: Width of the short lists used to prove a decoding without a full search.
 SHORT_LIST_SIZE = 64
+#: The short-list graph is built up to this many words. Beyond, its 64 nearest
+#: words cost more to find than the proof saves: at 400k words and epsilon 8 the
+#: proof settles almost no token (benchmarks/results/speed.md).
+SHORT_LIST_MAX_WORDS = 60_000
 
 
 class DPWordSubstituter(BaseSubstituter):
@@ -75,7 +78,8 @@ default="laplace"
         decoder's search (each with a single-threaded BLAS). The output does not
         depend on it.
     device : str, default="cpu"
-        Where exact decoding searches the vocabulary. ``"cpu"``: numpy. ``"cuda"``
+        Where exact decoding searches the vocabulary (and ``fit`` its short-list
+        graph). ``"cpu"``: numpy. ``"cuda"``
         (or ``"cuda:N"``): a GPU through PyTorch or CuPy and array-api-compat
         (``pip install "sklearn-textdp[gpu]" torch``); ``"torch:DEVICE"``,
         ``"cupy"``, ``"cupy:N"`` name the library. The noise is drawn on the host
@@ -203,8 +207,13 @@ default="laplace"
         vocabulary = self.embeddings_
         vectors = vocabulary.vectors
         self.graph_ = None
-        if self.decoder == "exact" and len(vocabulary) <= EXACT_GRAPH_MAX_WORDS:
-            self.graph_ = neighbor_graph(vocabulary, SHORT_LIST_SIZE, "exact")
+        if self.decoder == "exact" and len(vocabulary) <= SHORT_LIST_MAX_WORDS:
+            self.graph_ = neighbor_graph(
+                vocabulary,
+                SHORT_LIST_SIZE,
+                "exact",
+                device="cpu" if device is None else self.device,
+            )
             self.vocabulary_diameter_ = self.graph_.max_distance
         else:
             self.vocabulary_diameter_ = diameter(vocabulary)[0]

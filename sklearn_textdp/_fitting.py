@@ -19,9 +19,12 @@ def resolve_graph_algorithm(algorithm, n_words):
     return algorithm
 
 
-def neighbor_graph(embeddings, n_neighbors, algorithm="auto", n_jobs=None):
+def neighbor_graph(
+    embeddings, n_neighbors, algorithm="auto", n_jobs=None, device="cpu"
+):
     algorithm = resolve_graph_algorithm(algorithm, len(embeddings))
     n_neighbors = int(min(n_neighbors, len(embeddings) - 1))
+    # The device is not part of the key: every device builds the same lists.
     return cached(
         ("graph", embeddings.fingerprint, n_neighbors, algorithm),
         lambda: build_neighbor_graph(
@@ -30,6 +33,7 @@ def neighbor_graph(embeddings, n_neighbors, algorithm="auto", n_jobs=None):
             algorithm=algorithm,
             random_state=PUBLIC_SEED,
             n_jobs=n_jobs,
+            device=device,
         ),
     )
 

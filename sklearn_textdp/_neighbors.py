@@ -9,9 +9,10 @@ from .privacy import warn_user
 __all__ = ["NeighborGraph", "build_neighbor_graph", "vocabulary_diameter"]
 
 #: Vocabularies up to this size get an exact graph when ``algorithm="auto"``.
-#: Exact brute force costs ~1 s at 20k words and ~6 s at 50k on 2 cores, and grows
-#: quadratically; pynndescent takes over beyond it.
-EXACT_GRAPH_MAX_WORDS = 60_000
+#: Exact search grows quadratically: ~1 s at 20k words, ~4 min for the 9 nearest
+#: words of the 400k GloVe on 2 cores (once: cached on disk); pynndescent takes
+#: over beyond it.
+EXACT_GRAPH_MAX_WORDS = 500_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +51,7 @@ class NeighborGraph:
 
 
 def build_neighbor_graph(
-    vectors, n_neighbors, *, algorithm="auto", random_state=0, n_jobs=None
+    vectors, n_neighbors, *, algorithm="auto", random_state=0, n_jobs=None, device="cpu"
 ):
     """Build the neighbour graph of the rows of ``vectors``.
 
@@ -61,13 +62,19 @@ def build_neighbor_graph(
         Neighbours per word, not counting the word itself. Capped at
         ``n_words - 1``.
     algorithm : {"auto", "exact", "approximate"}, default="auto"
-        ``"exact"`` runs blocked brute force through scikit-learn (bounded memory);
+        ``"exact"`` runs tiled brute force with the exact decoder's search
+        (float32 products, a running top-k, near ties re-ranked in float64:
+        bounded memory, the float64 answer with ties to the lowest row);
         ``"approximate"`` runs pynndescent; ``"auto"`` is exact up to
         ``EXACT_GRAPH_MAX_WORDS`` words.
     random_state : int, default=0
         Seed of pynndescent's random projection trees (never used as DP noise).
     n_jobs : int, default=None
-        Threads for the graph construction.
+        Threads for the graph construction (None: every CPU, as pynndescent).
+    device : str, default="cpu"
+        Where the exact search's products run (``"cuda"``, ``"torch:cpu"``...:
+        see :mod:`sklearn_textdp._array_api`); the lists are the same on every
+        device.
 
     Returns
     -------
@@ -89,7 +96,7 @@ def build_neighbor_graph(
     if algorithm == "auto":
         algorithm = "exact" if n_words <= EXACT_GRAPH_MAX_WORDS else "approximate"
     if algorithm == "exact":
-        indices, distances = _exact_knn(vectors, n_neighbors + 1, n_jobs)
+        indices, distances = _exact_knn(vectors, n_neighbors + 1, n_jobs, device)
     elif algorithm == "approximate":
         indices, distances = _approximate_knn(
             vectors, n_neighbors + 1, random_state, n_jobs
@@ -110,12 +117,50 @@ def build_neighbor_graph(
     )
 
 
-def _exact_knn(vectors, k, n_jobs):
+def _exact_knn(vectors, k, n_jobs, device="cpu"):
+    """The ``k`` nearest rows of every row (itself included), exactly.
+
+    float32 vectors go through the exact decoder (:class:`~sklearn_textdp.
+    mechanisms.ExactDecoder`): float32 products in tiles with a running top-k,
+    the near ties re-ranked in float64, so each list is the float64 brute-force
+    answer (ties to the lowest row), on ``n_jobs`` threads or on ``device``, in
+    blocks of queries so that memory stays bounded by the block. Other dtypes
+    (where float32 would round the vectors) go through scikit-learn's float64
+    brute force.
+    """
+    from .mechanisms._decode import ExactDecoder, effective_n_jobs
+
+    data = np.asarray(vectors)
+    if data.dtype != np.float32 and not np.array_equal(
+        data.astype(np.float32).astype(data.dtype), data
+    ):
+        return _sklearn_exact_knn(data, k, n_jobs)
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    # Fitting is public work: every core by default (pynndescent does the same).
+    threads = effective_n_jobs(-1 if n_jobs is None else n_jobs)
+    decoder = ExactDecoder(data, n_jobs=threads, device=device)
+    indices = np.empty((len(data), k), dtype=np.int32)
+    distances = np.empty((len(data), k), dtype=np.float32)
+    for start in range(0, len(data), _KNN_QUERY_BLOCK):
+        block = data[start : start + _KNN_QUERY_BLOCK].astype(np.float64)
+        found, _ = decoder.nearest(block, k=k)
+        diff = data[found].astype(np.float64) - block[:, None, :]
+        indices[start : start + len(block)] = found
+        distances[start : start + len(block)] = np.sqrt((diff * diff).sum(axis=2))
+    return indices, distances
+
+
+#: Queries per block of the exact neighbour search: the block's float64 copy and
+#: its neighbours' differences (k x 50 float64 per query) stay near 20 MB.
+_KNN_QUERY_BLOCK = 4096
+
+
+def _sklearn_exact_knn(data, k, n_jobs):
     from sklearn.neighbors import NearestNeighbors
 
     # float64 input makes scikit-learn's chunked GEMM kernel accurate to ~1e-12,
     # so the lists are the exact nearest neighbours up to float64 ties.
-    data = np.asarray(vectors, dtype=np.float64)
+    data = np.asarray(data, dtype=np.float64)
     search = NearestNeighbors(n_neighbors=k, algorithm="brute", n_jobs=n_jobs)
     distances, indices = search.fit(data).kneighbors(data)
     return indices.astype(np.int32), distances.astype(np.float32)
@@ -179,29 +224,46 @@ def vocabulary_diameter(vectors, *, budget=2_000_000_000):
     >>> vocabulary_diameter(np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 1.0]]))
     (5.0, True)
     """
-    data = np.asarray(vectors, dtype=np.float64)
+    data = np.asarray(vectors)
     n_words = len(data)
-    radii = np.linalg.norm(data - data.mean(axis=0), axis=1)
+    # float64 arithmetic on float64 copies of one tile of rows at a time: memory
+    # stays near 40 MB whatever the vocabulary (a float64 copy of the 400k GloVe
+    # alone is 160 MB).
+    tile = min(n_words, _DIAMETER_TILE)
+    mean = data.mean(axis=0, dtype=np.float64)
+    radii = np.empty(n_words)
+    squared_norms = np.empty(n_words)
+    for at in range(0, n_words, tile):
+        part = data[at : at + tile].astype(np.float64)
+        squared_norms[at : at + tile] = np.einsum("ij,ij->i", part, part)
+        part -= mean
+        radii[at : at + tile] = np.sqrt(np.einsum("ij,ij->i", part, part))
     order = np.argsort(-radii, kind="stable")
     radii = radii[order]
-    squared_norms = np.einsum("ij,ij->i", data, data)
     best = 0.0
-    block = max(1, min(256, 20_000_000 // n_words))  # <= 160 MB of float64 per block
+    block = 256
     spent = 0
     start = 0
     while start < n_words and radii[start] + radii[0] > best:
         if spent + block * n_words > budget:
             return float(max(best, radii[start] + radii[0])), False
         rows = order[start : start + block]
-        squared = (
-            squared_norms[rows, None]
-            + squared_norms[None, :]
-            - 2.0 * data[rows] @ data.T
-        )
-        best = max(best, float(np.sqrt(max(squared.max(), 0.0))))
+        chosen = data[rows].astype(np.float64)
+        for at in range(0, n_words, tile):
+            squared = (
+                squared_norms[rows, None]
+                + squared_norms[None, at : at + tile]
+                - 2.0 * chosen @ data[at : at + tile].astype(np.float64).T
+            )
+            best = max(best, float(np.sqrt(max(squared.max(), 0.0))))
         spent += len(rows) * n_words
         start += block
     return float(best), True
+
+
+#: Rows per float64 tile of :func:`vocabulary_diameter` (16,384 x 256 products:
+#: 32 MB).
+_DIAMETER_TILE = 16_384
 
 
 def warn_if_approximate(graph, what):

@@ -10,7 +10,12 @@ import pickle
 import numpy as np
 import pytest
 
-from sklearn_textdp import DPWordSubstituter, load_embeddings
+from sklearn_textdp import (
+    DensityAwareSubstituter,
+    DPWordSubstituter,
+    build_neighbor_graph,
+    load_embeddings,
+)
 from sklearn_textdp._array_api import check_device, resolve_device
 from sklearn_textdp.mechanisms import (
     CalibratedLaplace,
@@ -215,3 +220,58 @@ def test_cuda_on_a_machine_without_gpu_says_so():
 def test_cpu_is_the_numpy_path():
     assert resolve_device("cpu") is None
     assert ExactDecoder(np.eye(3, dtype=np.float32))._device is None
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_exact_neighbour_graph_on_a_device_equals_brute_force(glove1500, device):
+    # fit's exact neighbour search on the device: the float64 brute-force lists
+    # (ties to the lowest row), with exact ties in the data.
+    vectors = glove1500.vectors.copy()
+    vectors[[700, 701, 1499]] = vectors[3]
+    graph = build_neighbor_graph(vectors, 8, algorithm="exact", device=device)
+    reference = brute_force_nearest(vectors, vectors, k=9)
+    # Column 0 is the word itself; duplicates of it follow by row.
+    np.testing.assert_array_equal(graph.indices[:, 1:], _without_self(reference))
+    assert graph.indices[3, :4].tolist() == [3, 700, 701, 1499]
+    expected = np.sqrt(
+        ((vectors[graph.indices].astype(np.float64) - vectors[:, None]) ** 2).sum(2)
+    )
+    np.testing.assert_allclose(graph.distances, expected, rtol=1e-6, atol=1e-6)
+
+
+def _without_self(lists):
+    """Each row's list without its own row (or without the last entry)."""
+    rows = np.arange(len(lists))[:, None]
+    out = []
+    for row, found in zip(rows[:, 0], lists, strict=True):
+        rest = [j for j in found if j != row]
+        out.append(rest[: len(found) - 1])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_density_aware_default_fits_on_a_device(device, tmp_path, monkeypatch):
+    # The default's neighbour lists come from the device's exact search (caches
+    # cleared and redirected, so that the device really builds them): the same
+    # graph, so the same words for a seed.
+    from sklearn_textdp import _cache, _neighbors
+
+    monkeypatch.setenv("SKLEARN_TEXTDP_CACHE_DIR", str(tmp_path))
+    searches = []
+    search = _neighbors._exact_knn
+
+    def spy(vectors, k, n_jobs, device="cpu"):
+        searches.append(device)
+        return search(vectors, k, n_jobs, device)
+
+    monkeypatch.setattr(_neighbors, "_exact_knn", spy)
+    emb = load_embeddings(max_words=1500)
+    texts = ["The movie was great, and the actors were superb!"] * 20
+    _cache.clear_cache(disk=True)
+    expected = DensityAwareSubstituter(embeddings=emb, random_state=2)
+    expected = expected.fit_transform(texts)
+    _cache.clear_cache(disk=True)
+    sub = DensityAwareSubstituter(embeddings=emb, random_state=2, device=device)
+    assert sub.fit_transform(texts) == expected
+    assert searches == ["cpu", device]
+    _cache.clear_cache()

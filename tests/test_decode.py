@@ -119,3 +119,38 @@ def test_single_threaded_blas_is_restored_after_concurrent_callers():
     with ThreadPoolExecutor(4) as pool:
         assert set(pool.map(work, range(16))) == {200.0}
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("k", [1, 9])
+def test_exact_ties_in_and_beyond_the_kept_lists_equal_brute_force(k):
+    # The search keeps k + 9 scores per row. A group of 4 copies of a vector ties
+    # within the kept lists (re-ranked in float64 among them); a group of 30
+    # copies does not fit (settled by a second pass over the vocabulary). The
+    # copies sit in different tiles of 4,096 words, so the merge across tiles
+    # decides ties too: lowest row first, as brute force.
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(9000, 6)).astype(np.float32)
+    small = [17, 4100, 4200, 8999]
+    large = rng.choice(np.arange(100, 9000), size=30, replace=False)
+    vectors[small] = vectors[small[0]]
+    vectors[large] = vectors[large[0]]
+    noisy = np.vstack(
+        [
+            vectors[[small[0], large[0]]].astype(np.float64),
+            vectors[[small[0], large[0]]] + rng.normal(scale=1e-3, size=(2, 6)),
+            rng.normal(size=(40, 6)),
+        ]
+    )
+    reference = brute_force_nearest(noisy, vectors, k=k)
+    got, _ = ExactDecoder(vectors).nearest(noisy, k=k)
+    np.testing.assert_array_equal(got, reference)
+    assert got[0, 0] == min(small) and got[1, 0] == large.min()
+
+
+def test_nearest_words_of_the_vocabulary_itself_equal_brute_force(glove20k):
+    # The exact neighbour graph's query: the vocabulary's own vectors, k = 9.
+    emb, _ = glove20k
+    rows = np.random.default_rng(5).choice(len(emb), size=300, replace=False)
+    queries = emb.vectors[rows].astype(np.float64)
+    got, _ = ExactDecoder(emb.vectors).nearest(queries, k=9)
+    np.testing.assert_array_equal(got, brute_force_nearest(queries, emb.vectors, k=9))

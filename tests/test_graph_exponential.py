@@ -178,21 +178,28 @@ def test_law_through_transform(small, reference_metric, reference_prior):
     assert chi_square(rows, law) > 1e-4
 
 
-def test_untabled_path_matches_tabled(small, monkeypatch, seed):
-    """Laws computed per chunk (large vocabularies) equal the precomputed table."""
+@pytest.mark.parametrize("head", [0, 7])
+def test_untabled_path_matches_tabled(small, monkeypatch, seed, head):
+    """Laws computed per chunk (large vocabularies), for every word or for all but
+    the first ``head`` ones, equal the precomputed table: same words, escapes
+    included (epsilon 0.5 on 16-word balls escapes often)."""
     import sklearn_textdp.mechanisms._graph_exponential as module
 
-    sub = fit(small, epsilon=2.0, ball_size=16)
+    sub = fit(small, epsilon=0.5, ball_size=16)
     tabled = sub.mechanism_
-    monkeypatch.setattr(module, "_TABLE_BUDGET", 10)
+    monkeypatch.setattr(module, "_TABLE_BUDGET", 17 * head + 10)
     untabled = GraphExponential(
-        tabled.graph, epsilon=2.0, ball_size=16, log_prior=tabled.log_prior
+        tabled.graph, epsilon=0.5, ball_size=16, log_prior=tabled.log_prior
     )
-    assert untabled._cdf_table is None and untabled._balls is None
+    assert untabled._head == head and len(untabled._cdf_table) == head
     ids = np.random.default_rng(seed).integers(0, N_WORDS, 5000)
     a = tabled.sample(ids, np.random.default_rng(1))
     b = untabled.sample(ids, np.random.default_rng(1))
     np.testing.assert_array_equal(a, b)
+    escaped = ~(tabled.balls(ids)[0] == a[:, None]).any(axis=1)
+    assert escaped.mean() > 0.05 and escaped[ids >= head].any()
+    assert head == 0 or escaped[ids < head].any()
+    np.testing.assert_array_equal(untabled.balls(ids)[0], tabled.balls(ids)[0])
 
 
 def test_bisection_equals_searchsorted(seed):

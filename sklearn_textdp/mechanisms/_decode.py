@@ -48,6 +48,12 @@ _DEVICE_SCORE_BUDGET = 256 * 1024 * 1024
 _MAX_DEVICE_CHUNK_ROWS = 32768
 #: Largest gather of short-list vectors at once (float64 elements): 32 MB.
 _GATHER_BUDGET = 4 * 1024 * 1024
+#: Scores kept per row beyond the k + 1 the rounding check needs: near ties are
+#: then re-ranked in float64 among the kept words, without a second pass over the
+#: vocabulary, unless more than this many words lie within rounding of the k-th.
+_SPARE_CANDIDATES = 8
+#: On a device each kept score costs a pass over the chunk's scores: fewer spares.
+_DEVICE_SPARE = 2
 #: float32 unit roundoff; the rounding bound below is generous by a factor ~8.
 _F32_EPS = float(np.finfo(np.float32).eps)
 
@@ -123,15 +129,20 @@ class ExactDecoder:
     def __init__(self, vectors, graph=None, *, n_jobs=None, device="cpu"):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.vectors = vectors
-        half_sq = 0.5 * np.einsum(
-            "ij,ij->i", vectors.astype(np.float64), vectors.astype(np.float64)
-        )
-        augmented = np.hstack([vectors, half_sq[:, None].astype(np.float32)])
+        half_sq = np.empty(len(vectors))
+        for start in range(0, len(vectors), 65536):  # float64 copies of 26 MB
+            part = vectors[start : start + 65536].astype(np.float64)
+            half_sq[start : start + 65536] = 0.5 * np.einsum("ij,ij->i", part, part)
+        # Tiles of the vectors augmented with half their squared norm, transposed
+        # ((dim + 1) x 4,096 float32, contiguous), built one at a time.
         self._tile_starts = list(range(0, len(vectors), _TILE_WORDS))
-        self._tiles = [
-            np.ascontiguousarray(augmented[start : start + _TILE_WORDS].T)
-            for start in self._tile_starts
-        ]
+        self._tiles = []
+        for start in self._tile_starts:
+            words = slice(start, start + _TILE_WORDS)
+            tile = np.empty((vectors.shape[1] + 1, len(vectors[words])), np.float32)
+            tile[:-1] = vectors[words].T
+            tile[-1] = half_sq[words]
+            self._tiles.append(tile)
         self._max_norm = float(np.sqrt(2.0 * half_sq.max()))
         self._max_half_sq = float(half_sq.max())
         self.graph = graph if graph is not None and graph.exact else None
@@ -262,10 +273,13 @@ class ExactDecoder:
         query = np.empty((len(y), y.shape[1] + 1), dtype=np.float32)
         query[:, :-1] = -y
         query[:, -1] = 1.0
+        spare = _SPARE_CANDIDATES if self._device is None else _DEVICE_SPARE
+        kept = k + 1 + spare
         if self._device is None:
-            picks, values, runner_up = self._top_scores_numpy(query, k, excluded)
+            words, values = self._top_scores_numpy(query, kept, excluded)
         else:
-            picks, values, runner_up = self._top_scores_device(query, k, excluded)
+            words, values = self._top_scores_device(query, kept, excluded)
+        values = values.astype(np.float64)
         # Rounding bound of a float32 dot product of length dim+1 (with slack), for
         # any summation order (BLAS, GPU): |float32 score - exact score| <= tol.
         roundoff = _F32_EPS if self._device is None else self._device.matmul_roundoff
@@ -275,54 +289,56 @@ class ExactDecoder:
             * roundoff
             * (np.linalg.norm(y, axis=1) * self._max_norm + self._max_half_sq)
         )
-        gaps = np.diff(np.column_stack([values, runner_up]), axis=1)
+        picks = words[:, :k].copy()
+        gaps = np.diff(values[:, : k + 1], axis=1)
         doubtful = np.flatnonzero((gaps <= 2.0 * tol[:, None]).any(axis=1))
-        for row in doubtful:  # rare: near-ties within float32 rounding
-            # Every true top-k word scores <= values[row, -1] + 2 tol in any float32
-            # evaluation: this row's host scores give a superset of candidates.
+        if not len(doubtful):
+            return picks
+        # Near ties within float32 rounding. Every true top-k word scores <= the
+        # k-th float32 score + 2 tol in any float32 evaluation, so the words under
+        # that bound are a superset of the answer. Where the kept lists reach past
+        # the bound they hold all of them: re-ranked in float64 at once.
+        bound = values[doubtful, k - 1] + 2.0 * tol[doubtful]
+        held = values[doubtful, -1] > bound
+        rows = doubtful[held]
+        if len(rows):
+            candidates = words[rows]
+            dist_sq = (
+                (self.vectors[candidates].astype(np.float64) - y[rows, None, :]) ** 2
+            ).sum(axis=2)
+            dist_sq[values[rows] > bound[held, None]] = np.inf
+            order = np.lexsort((candidates, dist_sq), axis=1)[:, :k]
+            picks[rows] = np.take_along_axis(candidates, order, axis=1)
+        for row in doubtful[~held]:  # rarer still: more candidates than kept
             scores = np.concatenate([query[row] @ tile for tile in self._tiles])
             if excluded is not None:
                 scores[excluded[row]] = np.inf
-            bound = values[row, -1] + 2.0 * tol[row]
-            candidates = np.flatnonzero(scores <= bound)
+            limit = values[row, k - 1] + 2.0 * tol[row]
+            candidates = np.flatnonzero(scores <= limit)
             dist_sq = ((self.vectors[candidates].astype(np.float64) - y[row]) ** 2).sum(
                 1
             )
             picks[row] = candidates[np.lexsort((candidates, dist_sq))[:k]]
         return picks
 
-    def _top_scores_numpy(self, query, k, excluded):
-        """The ``k`` lowest float32 scores (``0.5 ||v||^2 - v . y``) of each row,
-        their words, and the next lowest score (ties: lowest word first)."""
-        n = len(query)
-        rows = np.arange(n)
-        kept = k + 1
-        best_values = np.full((n, kept), np.inf, dtype=np.float32)
-        best_words = np.zeros((n, kept), dtype=np.int64)
-        tile_values = np.empty((n, kept), dtype=np.float32)
-        tile_words = np.empty((n, kept), dtype=np.int64)
-        for start, tile in zip(self._tile_starts, self._tiles, strict=True):
-            scores = query @ tile
-            if excluded is not None:
-                local = excluded - start
-                inside = (local >= 0) & (local < tile.shape[1])
-                scores[rows[inside], local[inside]] = np.inf
-            for j in range(min(kept, tile.shape[1])):
-                pick = scores.argmin(axis=1)
-                tile_words[:, j] = pick + start
-                tile_values[:, j] = scores[rows, pick]
-                scores[rows, pick] = np.inf
-            tile_values[:, tile.shape[1] :] = np.inf
-            values = np.concatenate([best_values, tile_values], axis=1)
-            words = np.concatenate([best_words, tile_words], axis=1)
-            # Stable: among equal scores the earlier tile's (lower) word first.
-            order = np.argsort(values, axis=1, kind="stable")[:, :kept]
-            best_values = np.take_along_axis(values, order, axis=1)
-            best_words = np.take_along_axis(words, order, axis=1)
-        values = best_values.astype(np.float64)
-        return best_words[:, :k].copy(), values[:, :k], values[:, k]
+    def _top_scores_numpy(self, query, kept, excluded):
+        """The ``kept`` lowest float32 scores (``0.5 ||v||^2 - v . y``) of each row
+        and their words, by (score, word): one BLAS product per tile, folded into
+        running lists by a compiled single pass (:mod:`._top_k`)."""
+        from ._top_k import empty_top, merge_tile
 
-    def _top_scores_device(self, query, k, excluded):
+        n = len(query)
+        best_values, best_words = empty_top(n, kept)
+        skip = np.full(n, -1, dtype=np.int64) if excluded is None else excluded
+        skip = np.ascontiguousarray(skip, dtype=np.int64)
+        scores = np.empty((n, _TILE_WORDS), dtype=np.float32)
+        for start, tile in zip(self._tile_starts, self._tiles, strict=True):
+            out = scores[:, : tile.shape[1]]
+            np.matmul(query, tile, out=out)
+            merge_tile(out, start, skip, best_values, best_words)
+        return best_words, best_values
+
+    def _top_scores_device(self, query, kept, excluded):
         """:meth:`_top_scores_numpy` in the device's array namespace."""
         dev = self._device
         xp = dev.xp
@@ -337,16 +353,18 @@ class ExactDecoder:
             excluded = dev.asarray(excluded, dtype=np.int64)
             scores = xp.where(columns == excluded[:, None], xp.inf, scores)
         picks, values = [], []
-        for _ in range(k):
-            pick = xp.argmin(scores, axis=1)
+        for _ in range(min(kept, scores.shape[1])):
+            pick = xp.argmin(scores, axis=1)  # first minimum: the lowest word
             values.append(xp.min(scores, axis=1))
             picks.append(pick)
             scores = xp.where(columns == pick[:, None], xp.inf, scores)
-        runner_up = xp.min(scores, axis=1)
-        stacked = xp.stack([*values, runner_up], axis=1)
-        values_and_runner_up = dev.to_numpy(stacked).astype(np.float64)
-        picks = dev.to_numpy(xp.stack(picks, axis=1)).astype(np.int64)
-        return picks, values_and_runner_up[:, :k], values_and_runner_up[:, k]
+        words = dev.to_numpy(xp.stack(picks, axis=1)).astype(np.int64)
+        values = dev.to_numpy(xp.stack(values, axis=1)).astype(np.float32)
+        if values.shape[1] < kept:  # a vocabulary smaller than the lists
+            pad = kept - values.shape[1]
+            values = np.pad(values, ((0, 0), (0, pad)), constant_values=np.inf)
+            words = np.pad(words, ((0, 0), (0, pad)))
+        return words, values
 
 
 class ApproximateDecoder:

@@ -63,9 +63,13 @@ class GraphExponential(Mechanism):
     log_prior : ndarray of shape (n_words,), default=None
         Normalised public log prior; uniform when None.
     balls : tuple of ndarrays, default=None
-        ``graph_balls(graph, all words, ball_size)``, when already computed (the
-        estimator caches them: they do not depend on epsilon). Computed here when
-        None and small enough to table; otherwise per chunk.
+        ``graph_balls(graph, np.arange(h), ball_size)`` for the first ``h`` words
+        (all of them, or the most frequent ones in a frequency-ordered
+        vocabulary), when already computed (the estimator caches them: they do
+        not depend on epsilon). Computed here when None, for as many first words
+        as the table budget holds. The laws of tabled words are tabled too; the
+        other words' laws are computed per chunk for its distinct words. Either
+        way a token gets the same law, uniform and output.
     """
 
     name = "graph-exponential"
@@ -77,22 +81,24 @@ class GraphExponential(Mechanism):
         self.ball_size = int(min(ball_size, self.n_words))
         self.log_prior = log_prior
         self._prior_sampler = PriorSampler(log_prior, self.n_words)
-        self._balls = balls
-        width = self.ball_size + 1
-        if balls is None and self.n_words * width <= _TABLE_BUDGET:
-            self._balls = graph_balls(graph, np.arange(self.n_words), self.ball_size)
-        self._cdf_table = None
-        if self._balls is not None and self.n_words * width <= _TABLE_BUDGET:
-            self._cdf_table = np.vstack(
-                [
-                    self._cdf_of_balls(*self._block(start))
-                    for start in range(0, self.n_words, _SOURCE_BLOCK)
-                ]
-            )
-
-    def _block(self, start):
-        rows, dist = self._balls
-        return rows[start : start + _SOURCE_BLOCK], dist[start : start + _SOURCE_BLOCK]
+        # The first `head` words (the most frequent, in a frequency-ordered
+        # vocabulary) get tabled balls and laws, within the table budget: at 20k
+        # words all of them, at 400k the 32,000 that carry most tokens.
+        head = min(self.n_words, _TABLE_BUDGET // (self.ball_size + 1))
+        if balls is None:
+            balls = graph_balls(graph, np.arange(head), self.ball_size)
+        self._head = min(head, len(balls[0]))
+        self._balls = (balls[0][: self._head], balls[1][: self._head])
+        self._cdf_table = np.vstack(
+            [
+                self._cdf_of_balls(
+                    self._balls[0][start : start + _SOURCE_BLOCK],
+                    self._balls[1][start : start + _SOURCE_BLOCK],
+                )
+                for start in range(0, self._head, _SOURCE_BLOCK)
+            ]
+            or [np.empty((0, self.ball_size + 1))]
+        )
 
     @property
     def guarantee(self):
@@ -120,9 +126,19 @@ class GraphExponential(Mechanism):
     def balls(self, sources):
         """The listed words and their ``d_G`` for each source (U, ball_size)."""
         sources = np.asarray(sources, dtype=np.int64)
-        if self._balls is not None:
+        tabled = sources < self._head
+        if tabled.all():
             return self._balls[0][sources], self._balls[1][sources]
-        return graph_balls(self.graph, sources, self.ball_size)
+        rows = np.empty((len(sources), self.ball_size), dtype=np.int32)
+        dist = np.empty((len(sources), self.ball_size))
+        rows[tabled], dist[tabled] = (
+            self._balls[0][sources[tabled]],
+            self._balls[1][sources[tabled]],
+        )
+        rows[~tabled], dist[~tabled] = graph_balls(
+            self.graph, sources[~tabled], self.ball_size
+        )
+        return rows, dist
 
     def truncation_radius(self, sources):
         """``rho(x)``: the ``ball_size``-th smallest ``d_G(x, .)`` of each source."""
@@ -179,29 +195,46 @@ class GraphExponential(Mechanism):
         if len(ids) == 0:
             return ids.copy()
         u = rng.random(len(ids))
-        if self._cdf_table is not None:
+        last = self.ball_size - 1
+        if self._head == self.n_words:  # every law tabled
             outcome = _search_rows(self._cdf_table, ids, u)
-            listed = self._balls[0]
-            rows_of = ids
-        else:
-            sources, token_rows = np.unique(ids, return_inverse=True)
-            outcome = np.empty(len(ids), dtype=np.int64)
-            listed = np.empty((len(sources), self.ball_size), dtype=np.int32)
-            for start in range(0, len(sources), _SOURCE_BLOCK):
-                block = sources[start : start + _SOURCE_BLOCK]
-                rows, dist = self.balls(block)
-                listed[start : start + len(block)] = rows
-                mine = np.flatnonzero(
-                    (token_rows >= start) & (token_rows < start + len(block))
-                )
-                outcome[mine] = _search_rows(
-                    self._cdf_of_balls(rows, dist), token_rows[mine] - start, u[mine]
-                )
-            rows_of = token_rows
-        escape = outcome == self.ball_size
-        out = listed[rows_of, np.minimum(outcome, self.ball_size - 1)].astype(np.int64)
-        if escape.any():
-            out[escape] = self._prior_sampler.draw_outside(listed[rows_of[escape]], rng)
+            out = self._balls[0][ids, np.minimum(outcome, last)].astype(np.int64)
+            escape = np.flatnonzero(outcome == self.ball_size)
+            if len(escape):
+                listed = self._balls[0][ids[escape]]
+                out[escape] = self._prior_sampler.draw_outside(listed, rng)
+            return out
+        # Tabled words from the table, the others' laws per block of distinct
+        # words; the same uniforms in token order either way.
+        outcome = np.empty(len(ids), dtype=np.int64)
+        out = np.empty(len(ids), dtype=np.int64)
+        tabled = np.flatnonzero(ids < self._head)
+        if len(tabled):
+            outcome[tabled] = _search_rows(self._cdf_table, ids[tabled], u[tabled])
+            out[tabled] = self._balls[0][ids[tabled], np.minimum(outcome[tabled], last)]
+        rest = np.flatnonzero(ids >= self._head)
+        sources, token_rows = np.unique(ids[rest], return_inverse=True)
+        listed = np.empty((len(sources), self.ball_size), dtype=np.int32)
+        for start in range(0, len(sources), _SOURCE_BLOCK):
+            block = sources[start : start + _SOURCE_BLOCK]
+            rows, dist = graph_balls(self.graph, block, self.ball_size)
+            listed[start : start + len(block)] = rows
+            mine = np.flatnonzero(
+                (token_rows >= start) & (token_rows < start + len(block))
+            )
+            outcome[rest[mine]] = _search_rows(
+                self._cdf_of_balls(rows, dist), token_rows[mine] - start, u[rest[mine]]
+            )
+        out[rest] = listed[token_rows, np.minimum(outcome[rest], last)]
+        escape = np.flatnonzero(outcome == self.ball_size)
+        if len(escape):
+            lists = np.empty((len(escape), self.ball_size), dtype=np.int32)
+            at_head = ids[escape] < self._head
+            lists[at_head] = self._balls[0][ids[escape[at_head]]]
+            position = np.empty(len(ids), dtype=np.int64)
+            position[rest] = token_rows
+            lists[~at_head] = listed[position[escape[~at_head]]]
+            out[escape] = self._prior_sampler.draw_outside(lists, rng)
         return out
 
 
