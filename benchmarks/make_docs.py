@@ -22,6 +22,7 @@ ORDER = [
     "speed_text_path",
     "speed_text_path_400k",
     "decode",
+    "fit400k",
     "coverage",
     "graph",
     "density",

@@ -217,7 +217,7 @@ budget_action, n_jobs, verbose, random_state, store_embeddings_in_pickle
       ``"knn"``, ``rho`` is the distance to the k-th nearest word, itself
       1-Lipschitz; for ``"radius"`` it is the constant radius), and the prior and
       ``k`` do not depend on ``x``. For ``"knn"`` this needs the exact neighbour
-      graph (the default up to 60,000 words); an approximate graph voids the bound
+      graph (the default up to 500,000 words); an approximate graph voids the bound
       for the word pairs it misses, and is warned about.
     - ``selection="gumbel"``: the published truncated Gumbel mechanism, as claimed by
       its paper for epsilon above its valid bound (not proven here).

@@ -89,16 +89,13 @@ class GraphExponential(Mechanism):
             balls = graph_balls(graph, np.arange(head), self.ball_size)
         self._head = min(head, len(balls[0]))
         self._balls = (balls[0][: self._head], balls[1][: self._head])
-        self._cdf_table = np.vstack(
-            [
-                self._cdf_of_balls(
-                    self._balls[0][start : start + _SOURCE_BLOCK],
-                    self._balls[1][start : start + _SOURCE_BLOCK],
-                )
-                for start in range(0, self._head, _SOURCE_BLOCK)
-            ]
-            or [np.empty((0, self.ball_size + 1))]
-        )
+        # Filled block by block: no second copy of the table at any time.
+        self._cdf_table = np.empty((self._head, self.ball_size + 1))
+        for start in range(0, self._head, _SOURCE_BLOCK):
+            self._cdf_table[start : start + _SOURCE_BLOCK] = self._cdf_of_balls(
+                self._balls[0][start : start + _SOURCE_BLOCK],
+                self._balls[1][start : start + _SOURCE_BLOCK],
+            )
 
     @property
     def guarantee(self):
