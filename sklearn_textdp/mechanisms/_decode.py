@@ -331,7 +331,8 @@ class ExactDecoder:
         best_values, best_words = empty_top(n, kept)
         skip = np.full(n, -1, dtype=np.int64) if excluded is None else excluded
         skip = np.ascontiguousarray(skip, dtype=np.int64)
-        scores = np.empty((n, _TILE_WORDS), dtype=np.float32)
+        widest = max(tile.shape[1] for tile in self._tiles)
+        scores = np.empty((n, widest), dtype=np.float32)
         for start, tile in zip(self._tile_starts, self._tiles, strict=True):
             out = scores[:, : tile.shape[1]]
             np.matmul(query, tile, out=out)
