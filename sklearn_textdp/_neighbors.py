@@ -241,7 +241,7 @@ def vocabulary_diameter(vectors, *, budget=2_000_000_000):
     order = np.argsort(-radii, kind="stable")
     radii = radii[order]
     best = 0.0
-    block = 256
+    block = max(1, min(256, 20_000_000 // n_words))  # rows per step, as before tiling
     spent = 0
     start = 0
     while start < n_words and radii[start] + radii[0] > best:
