@@ -11,7 +11,6 @@ import gzip
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sklearn_textdp.cli import main
@@ -27,17 +26,6 @@ DOCS = [
 # Values pandas would rewrite (leading zeros, trailing zeros, "NA") must survive.
 IDS = ["001", "002", "003", "004", "005", "006"]
 SCORES = ["1.50", "NA", "-0", "1e3", "", 'x,y "z"']
-
-
-@pytest.fixture(scope="module")
-def emb2k(tmp_path_factory):
-    """The 2,000 most frequent words of the bundled embedding, as an .npz file."""
-    from sklearn_textdp import load_embeddings
-
-    emb = load_embeddings(max_words=2000)
-    path = tmp_path_factory.mktemp("emb") / "glove2k.npz"
-    np.savez(path, words=np.asarray(emb.words, dtype=str), vectors=emb.vectors)
-    return str(path)
 
 
 @pytest.fixture

@@ -38,6 +38,15 @@ def glove2k():
 
 
 @pytest.fixture(scope="session")
+def emb2k(tmp_path_factory, glove2k):
+    """``glove2k`` as an .npz file path (for the CLI, Dask and datasets workers,
+    which reload the embedding from its path)."""
+    path = tmp_path_factory.mktemp("emb") / "glove2k.npz"
+    np.savez(path, words=np.asarray(glove2k.words, dtype=str), vectors=glove2k.vectors)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
 def line_embeddings():
     """Twelve words on a line at irregular positions: 1-D, exact laws computable."""
     positions = np.array([0.0, 0.4, 1.1, 1.5, 2.7, 3.0, 3.2, 4.6, 6.0, 6.3, 8.0, 9.5])

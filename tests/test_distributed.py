@@ -24,16 +24,6 @@ LONG_DOC = " ".join(["the movie was great and the music was good"] * 4)
 
 
 @pytest.fixture(scope="module")
-def emb2k(tmp_path_factory):
-    from sklearn_textdp import load_embeddings
-
-    emb = load_embeddings(max_words=2000)
-    path = tmp_path_factory.mktemp("emb") / "glove2k.npz"
-    np.savez(path, words=np.asarray(emb.words, dtype=str), vectors=emb.vectors)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
 def client():
     """Two single-threaded worker processes; closed at the end of the module."""
     with (

@@ -2,7 +2,6 @@
 
 import pickle
 
-import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
@@ -12,16 +11,6 @@ from sklearn_textdp._huggingface import HuggingFacePerturber, perturb_hf_dataset
 
 LONG_DOC = " ".join(["the movie was great and the music was good"] * 4)
 TEXTS = [LONG_DOC if i % 4 else None for i in range(12)]
-
-
-@pytest.fixture(scope="module")
-def emb2k(tmp_path_factory):
-    from sklearn_textdp import load_embeddings
-
-    emb = load_embeddings(max_words=2000)
-    path = tmp_path_factory.mktemp("emb") / "glove2k.npz"
-    np.savez(path, words=np.asarray(emb.words, dtype=str), vectors=emb.vectors)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,3 @@
 """The fixtures of the command-line tests (see :mod:`tests.cli_support`)."""
 
-from tests.cli_support import emb2k, run  # noqa: F401
+from tests.cli_support import run  # noqa: F401
