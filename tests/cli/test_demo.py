@@ -7,24 +7,28 @@ from sklearn_textdp.cli import ExitCode
 from tests.cli_support import temporary_files
 
 
-def test_demo_prints_the_table_and_saves_the_plot(run, tmp_path):
-    png = tmp_path / "demo.png"
-    code, out, err = run(
+def small_demo(run, png, *, epsilons=("3", "40"), cv=2, n_words=5):
+    """``textdp demo`` on 90 documents, ``n_words`` words and samples."""
+    return run(
         "demo",
         "--max-docs",
         "90",
         "--epsilons",
-        "3",
-        "40",
+        *epsilons,
         "--cv",
-        "2",
+        str(cv),
         "--n-words",
-        "10",
+        str(n_words),
         "--samples",
-        "10",
+        str(n_words),
         "-o",
         png,
     )
+
+
+def test_demo_prints_the_table_and_saves_the_plot(run, tmp_path):
+    png = tmp_path / "demo.png"
+    code, out, err = small_demo(run, png, n_words=10)
     assert code == ExitCode.OK, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "no privacy" in out and "median N_w" in out
@@ -35,22 +39,7 @@ def test_demo_prints_the_table_and_saves_the_plot(run, tmp_path):
 
 def test_demo_reports_progress_on_stderr_when_not_on_a_terminal(run, tmp_path):
     """Minutes of silence in a log look like a hang: one line per step instead."""
-    code, out, err = run(
-        "demo",
-        "--max-docs",
-        "90",
-        "--epsilons",
-        "3",
-        "40",
-        "--cv",
-        "2",
-        "--n-words",
-        "5",
-        "--samples",
-        "5",
-        "-o",
-        tmp_path / "demo.png",
-    )
+    code, out, err = small_demo(run, tmp_path / "demo.png")
     assert code == ExitCode.OK, err
     steps = [line for line in err.splitlines() if line.startswith("textdp demo: [")]
     assert [s.split("]")[0] for s in steps] == [
@@ -96,21 +85,7 @@ def test_demo_shows_each_distinct_warning_once(run, tmp_path):
     import warnings
 
     show = warnings.showwarning
-    code, out, err = run(
-        "demo",
-        "--max-docs",
-        "90",
-        "--epsilons",
-        "40",
-        "--cv",
-        "3",
-        "--n-words",
-        "5",
-        "--samples",
-        "5",
-        "-o",
-        tmp_path / "demo.png",
-    )
+    code, out, err = small_demo(run, tmp_path / "demo.png", epsilons=("40",), cv=3)
     assert code == ExitCode.OK, err
     lines = [line for line in err.splitlines() if "PrivacyLeakWarning" in line]
     assert lines and all("no plausible deniability" in line for line in lines)
