@@ -63,5 +63,24 @@ def plane_embeddings():
 
 
 @pytest.fixture
+def plane_custext(plane_embeddings):
+    """``plane_custext(epsilon)``: CusText (sets of 6, no prior) fitted on
+    ``plane_embeddings``."""
+    from sklearn_textdp import DensityAwareSubstituter
+
+    def fit(epsilon):
+        return DensityAwareSubstituter(
+            epsilon=epsilon,
+            embeddings=plane_embeddings,
+            truncation="partition",
+            partition_size=6,
+            prior=None,
+            max_neighbors=5,
+        ).fit([])
+
+    return fit
+
+
+@pytest.fixture
 def seed():
     return 20261124

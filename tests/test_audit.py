@@ -821,15 +821,10 @@ def test_power_cause_1_mahalanobis_shape_from_the_declared_parameters(
     assert broken["ratio"].max() > 1
 
 
-def test_power_cause_1_custext_sets_from_the_declared_parameters(plane_embeddings):
-    sub = DensityAwareSubstituter(
-        epsilon=2.0,
-        embeddings=plane_embeddings,
-        truncation="partition",
-        partition_size=6,
-        prior=None,
-        max_neighbors=5,
-    ).fit([])
+def test_power_cause_1_custext_sets_from_the_declared_parameters(
+    plane_embeddings, plane_custext
+):
+    sub = plane_custext(2.0)
     assert exact_privacy_loss(sub, n_pairs=20, random_state=0)["ratio"].max() < 1
     sub.mechanism_ = OversizedSetsCusText(
         plane_embeddings.vectors, epsilon=2.0, partition_size=6
@@ -991,7 +986,7 @@ def test_graph_claim_equals_the_reference_metric(n_words, k):
     )
 
 
-def test_bonferroni_split_and_exact_loss_within_a_set(plane_embeddings):
+def test_bonferroni_split_and_exact_loss_within_a_set(plane_embeddings, plane_custext):
     """Every bound of a call holds together: 1 - confidence is split over all of
     them. Outputs that neither word can emit add no loss (CusText, epsilon 0.5:
     the exact loss inside a set stays at most 0.5)."""
@@ -1001,14 +996,7 @@ def test_bonferroni_split_and_exact_loss_within_a_set(plane_embeddings):
     assert audit.attrs["alpha_per_bound"] == pytest.approx(
         0.01 / audit.attrs["n_bounds"]
     )
-    custext = DensityAwareSubstituter(
-        epsilon=0.5,
-        embeddings=plane_embeddings,
-        truncation="partition",
-        partition_size=6,
-        prior=None,
-        max_neighbors=5,
-    ).fit([])
+    custext = plane_custext(0.5)
     _, sets = ref.custext_partition(plane_embeddings.vectors, 6)
     exact = exact_privacy_loss(custext, [(sets[0][0], sets[0][1])])
     assert 0 < exact.loc[0, "exact_loss"] <= 0.5

@@ -233,16 +233,11 @@ def test_custext_default_sets_follow_the_paper_on_glove(glove_words):
     assert {"film", "show"} & {words[i] for i in sets[set_of[movie]]}
 
 
-def test_custext_law_within_a_set_and_its_pure_privacy(plane_embeddings, seed):
+def test_custext_law_within_a_set_and_its_pure_privacy(
+    plane_embeddings, plane_custext, seed
+):
     eps = 2.0
-    sub = DensityAwareSubstituter(
-        epsilon=eps,
-        embeddings=plane_embeddings,
-        truncation="partition",
-        partition_size=6,
-        prior=None,
-        max_neighbors=5,
-    ).fit([])
+    sub = plane_custext(eps)
     vectors = plane_embeddings.vectors.astype(float)
     _, sets = ref.custext_partition(vectors, 6)
     for group in sets:
