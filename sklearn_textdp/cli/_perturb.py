@@ -345,23 +345,23 @@ def _progress_bar(reader, *, quiet, force):
         bar.close()
 
 
+def _format_of(path, explicit, option, stream_default):
+    """The format given or told by the extension; ``stream_default`` for "-"."""
+    fmt = infer_format(path, explicit)
+    if fmt is not None:
+        return fmt
+    if path != "-":
+        raise UsageError(
+            f"cannot tell the format of {path!r} from its extension; give {option}"
+        )
+    return stream_default
+
+
 def _formats(args):
-    input_format = infer_format(args.input, args.input_format)
-    if input_format is None:
-        if args.input != "-":
-            raise UsageError(
-                f"cannot tell the format of {args.input!r} from its "
-                "extension; give --input-format"
-            )
-        input_format = "csv"
-    output_format = infer_format(args.output, args.output_format)
-    if output_format is None:
-        if args.output != "-":
-            raise UsageError(
-                f"cannot tell the format of {args.output!r} from its "
-                "extension; give --output-format"
-            )
-        output_format = input_format
+    input_format = _format_of(args.input, args.input_format, "--input-format", "csv")
+    output_format = _format_of(
+        args.output, args.output_format, "--output-format", input_format
+    )
     for path, fmt, role in (
         (args.input, input_format, "read from standard input"),
         (args.output, output_format, "written to standard output"),
