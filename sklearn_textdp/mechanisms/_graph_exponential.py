@@ -193,44 +193,43 @@ class GraphExponential(Mechanism):
             return ids.copy()
         u = rng.random(len(ids))
         last = self.ball_size - 1
-        if self._head == self.n_words:  # every law tabled
+        everything = self._head == self.n_words
+        if everything:  # the common case, without copies into token arrays
             outcome = _search_rows(self._cdf_table, ids, u)
             out = self._balls[0][ids, np.minimum(outcome, last)].astype(np.int64)
-            escape = np.flatnonzero(outcome == self.ball_size)
-            if len(escape):
-                listed = self._balls[0][ids[escape]]
-                out[escape] = self._prior_sampler.draw_outside(listed, rng)
-            return out
-        # Tabled words from the table, the others' laws per block of distinct
-        # words; the same uniforms in token order either way.
-        outcome = np.empty(len(ids), dtype=np.int64)
-        out = np.empty(len(ids), dtype=np.int64)
-        tabled = np.flatnonzero(ids < self._head)
-        if len(tabled):
+        else:
+            # Tabled words from the table, the others' laws per block of
+            # distinct words; the same uniforms in token order either way.
+            outcome = np.empty(len(ids), dtype=np.int64)
+            out = np.empty(len(ids), dtype=np.int64)
+            tabled = np.flatnonzero(ids < self._head)
             outcome[tabled] = _search_rows(self._cdf_table, ids[tabled], u[tabled])
             out[tabled] = self._balls[0][ids[tabled], np.minimum(outcome[tabled], last)]
-        rest = np.flatnonzero(ids >= self._head)
-        sources, token_rows = np.unique(ids[rest], return_inverse=True)
-        listed = np.empty((len(sources), self.ball_size), dtype=np.int32)
-        for start in range(0, len(sources), _SOURCE_BLOCK):
-            block = sources[start : start + _SOURCE_BLOCK]
-            rows, dist = graph_balls(self.graph, block, self.ball_size)
-            listed[start : start + len(block)] = rows
-            mine = np.flatnonzero(
-                (token_rows >= start) & (token_rows < start + len(block))
-            )
-            outcome[rest[mine]] = _search_rows(
-                self._cdf_of_balls(rows, dist), token_rows[mine] - start, u[rest[mine]]
-            )
-        out[rest] = listed[token_rows, np.minimum(outcome[rest], last)]
+            rest = np.flatnonzero(ids >= self._head)
+            sources, token_rows = np.unique(ids[rest], return_inverse=True)
+            listed = np.empty((len(sources), self.ball_size), dtype=np.int32)
+            for start in range(0, len(sources), _SOURCE_BLOCK):
+                block = sources[start : start + _SOURCE_BLOCK]
+                rows, dist = graph_balls(self.graph, block, self.ball_size)
+                listed[start : start + len(block)] = rows
+                mine = np.flatnonzero(
+                    (token_rows >= start) & (token_rows < start + len(block))
+                )
+                outcome[rest[mine]] = _search_rows(
+                    self._cdf_of_balls(rows, dist),
+                    token_rows[mine] - start,
+                    u[rest[mine]],
+                )
+            out[rest] = listed[token_rows, np.minimum(outcome[rest], last)]
         escape = np.flatnonzero(outcome == self.ball_size)
         if len(escape):
             lists = np.empty((len(escape), self.ball_size), dtype=np.int32)
             at_head = ids[escape] < self._head
             lists[at_head] = self._balls[0][ids[escape[at_head]]]
-            position = np.empty(len(ids), dtype=np.int64)
-            position[rest] = token_rows
-            lists[~at_head] = listed[position[escape[~at_head]]]
+            if not everything:
+                position = np.empty(len(ids), dtype=np.int64)
+                position[rest] = token_rows
+                lists[~at_head] = listed[position[escape[~at_head]]]
             out[escape] = self._prior_sampler.draw_outside(lists, rng)
         return out
 
