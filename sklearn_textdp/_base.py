@@ -409,22 +409,15 @@ class BaseSubstituter(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         """
         codes, forms = pd.factorize(batch.words)
         keys = normalize_words(forms)
-        rows = _rows_of(self.embeddings_, keys)
-        missing = np.flatnonzero(rows < 0)
-        if len(missing):
-            found = _fallback_rows(self.embeddings_, keys[missing])
-            left = np.flatnonzero(found < 0)
-            if len(left):  # drawn-out words: "sooo" -> "soo", then "so"
-                positions, twice, once = collapsed_keys(keys[missing[left]])
-                for collapsed in (twice, once):
-                    retry = _rows_of(self.embeddings_, collapsed)
-                    lost = retry < 0
-                    if lost.any():
-                        retry[lost] = _fallback_rows(self.embeddings_, collapsed[lost])
-                    at = left[positions]
-                    fill = (found[at] < 0) & (retry >= 0)
-                    found[at[fill]] = retry[fill]
-            rows[missing] = found
+        rows = _rows_with_fallback(self.embeddings_, keys)
+        left = np.flatnonzero(rows < 0)
+        if len(left):  # drawn-out words: "sooo" -> "soo", then "so"
+            positions, twice, once = collapsed_keys(keys[left])
+            at = left[positions]
+            for collapsed in (twice, once):
+                retry = _rows_with_fallback(self.embeddings_, collapsed)
+                fill = (rows[at] < 0) & (retry >= 0)
+                rows[at[fill]] = retry[fill]
         rows = rows[codes]
         if self.keep_words_:
             kept = pd.Index(keys).isin(list(self.keep_words_))[codes]
@@ -698,6 +691,16 @@ def _rows_of(embeddings, keys):
     return np.fromiter(
         map(index.get, keys, itertools.repeat(-1)), dtype=np.int64, count=len(keys)
     )
+
+
+def _rows_with_fallback(embeddings, keys):
+    """Rows of normalised ``keys`` (-1: missing), the missing ones looked up
+    again under their fallback keys (:func:`_fallback_rows`)."""
+    rows = _rows_of(embeddings, keys)
+    missing = np.flatnonzero(rows < 0)
+    if len(missing):
+        rows[missing] = _fallback_rows(embeddings, keys[missing])
+    return rows
 
 
 def _fallback_rows(embeddings, keys):
